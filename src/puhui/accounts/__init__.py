@@ -1,0 +1,1 @@
+"""Accounts: institutions, users, roles, sessions, API keys, log-in and lock-out."""

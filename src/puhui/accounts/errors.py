@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from puhui.core.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
+
+LOGIN_FAILED_MESSAGE = (
+    "Wrong username or password, or the account is locked for a while after too many failed "
+    "attempts."
+)
+
+
+class LoginFailed(NotAuthenticated):
+    default_code = "login_failed"
+    default_message = LOGIN_FAILED_MESSAGE
+
+
+class InstitutionNotFound(NotFound):
+    default_code = "institution_not_found"
+    default_message = "No such institution."
+
+
+class UserNotFound(NotFound):
+    default_code = "user_not_found"
+    default_message = "No such user."
+
+
+class ApiKeyNotFound(NotFound):
+    default_code = "api_key_not_found"
+    default_message = "No such API key."
+
+
+class DuplicateUsername(Conflict):
+    default_code = "duplicate_username"
+    default_message = "The username {username} is taken."
+
+
+class DuplicateInstitution(Conflict):
+    default_code = "duplicate_institution"
+    default_message = "An institution with this name or code already exists."
+
+
+class InvalidCode(ValidationFailed):
+    default_code = "invalid_code"
+    default_message = "The one-time code is wrong or has expired."
+
+
+class CodeTooSoon(TooManyRequests):
+    default_code = "code_too_soon"
+    default_message = "A code was sent less than a minute ago; wait before asking again."

@@ -1,0 +1,112 @@
+"""Accounts tables. Secrets (passwords, session ids, tokens, keys, codes) are stored only
+as hashes or digests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
+from puhui.core.policy import InstitutionKind, Role
+
+
+class Institution(CreatedAtMixin, Base):
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def kind_enum(self) -> InstitutionKind:
+        return InstitutionKind(self.kind)
+
+
+class User(CreatedAtMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
+    entity_uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
+    mobile: Mapped[str | None] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    institution: Mapped[Institution | None] = relationship(lazy="raise")
+
+    __table_args__ = (Index("ix_users_institution_id", "institution_id"),)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+class AuthSession(CreatedAtMixin, Base):
+    """A web session (cookie) or an API bearer token; ``id`` is the token's digest."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))  # "web" or "token"
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (Index("ix_auth_sessions_user_id", "user_id"),)
+
+    def is_live(self, now: datetime, idle: timedelta) -> bool:
+        if now >= self.expires_at:
+            return False
+        return not (self.kind == "web" and now - self.last_seen_at >= idle)
+
+
+class ApiKey(CreatedAtMixin, Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_api_keys_institution_id", "institution_id"),)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class OneTimeCode(CreatedAtMixin, Base):
+    """A code sent to a mobile number; the number and the code are stored as keyed digests."""
+
+    __tablename__ = "one_time_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    recipient_digest: Mapped[str] = mapped_column(String(64))
+    code_digest: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_one_time_codes_recipient", "recipient_digest", "purpose"),)

@@ -1,0 +1,130 @@
+"""All accounts queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
+
+
+def institution_by_id(session: Session, institution_id: int) -> Institution | None:
+    return session.get(Institution, institution_id)
+
+
+def institution_by_name(session: Session, name: str) -> Institution | None:
+    return session.scalar(select(Institution).where(Institution.name == name))
+
+
+def institution_exists(session: Session, *, name: str, code: str | None) -> bool:
+    cond = Institution.name == name
+    if code:
+        cond = or_(cond, Institution.code == code)
+    return session.scalar(select(func.count()).select_from(Institution).where(cond)) != 0
+
+
+def institutions_query(*, kind: str | None = None, q: str | None = None) -> Select[Any]:
+    stmt = select(Institution)
+    if kind:
+        stmt = stmt.where(Institution.kind == kind)
+    if q:
+        stmt = stmt.where(Institution.name.contains(q))
+    return stmt.order_by(Institution.id)
+
+
+def all_institutions(session: Session) -> list[Institution]:
+    return list(session.scalars(select(Institution).order_by(Institution.name)))
+
+
+def user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def user_by_username(session: Session, username: str, *, for_update: bool = False) -> User | None:
+    stmt = select(User).where(func.lower(User.username) == username.lower())
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def user_by_uscc(session: Session, uscc: str) -> User | None:
+    return session.scalar(select(User).where(User.entity_uscc == uscc))
+
+
+def users_query(
+    *, institution_id: int | None = None, role: str | None = None, q: str | None = None
+) -> Select[Any]:
+    stmt = select(User)
+    if institution_id is not None:
+        stmt = stmt.where(User.institution_id == institution_id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if q:
+        stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
+    return stmt.order_by(User.id)
+
+
+def count_users(session: Session, *, role: str | None = None) -> int:
+    stmt = select(func.count()).select_from(User)
+    if role:
+        stmt = stmt.where(User.role == role)
+    return int(session.scalar(stmt) or 0)
+
+
+def auth_session(session: Session, session_id: str) -> AuthSession | None:
+    return session.get(AuthSession, session_id)
+
+
+def delete_auth_session(session: Session, session_id: str) -> None:
+    session.execute(delete(AuthSession).where(AuthSession.id == session_id))
+
+
+def delete_user_sessions(session: Session, user_id: int, *, keep: str | None = None) -> int:
+    stmt = delete(AuthSession).where(AuthSession.user_id == user_id)
+    if keep:
+        stmt = stmt.where(AuthSession.id != keep)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_sessions(session: Session, *, now: datetime, idle_cutoff: datetime) -> int:
+    stmt = delete(AuthSession).where(
+        or_(
+            AuthSession.expires_at <= now,
+            (AuthSession.kind == "web") & (AuthSession.last_seen_at <= idle_cutoff),
+        )
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def touch_session(session: Session, session_id: str, now: datetime) -> None:
+    session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now))
+
+
+def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+def api_key_by_id(session: Session, key_id: int) -> ApiKey | None:
+    return session.get(ApiKey, key_id)
+
+
+def api_keys_query(institution_id: int) -> Select[Any]:
+    return select(ApiKey).where(ApiKey.institution_id == institution_id).order_by(ApiKey.id.desc())
+
+
+def latest_code(session: Session, *, recipient_digest: str, purpose: str) -> OneTimeCode | None:
+    return session.scalar(
+        select(OneTimeCode)
+        .where(OneTimeCode.recipient_digest == recipient_digest, OneTimeCode.purpose == purpose)
+        .order_by(OneTimeCode.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+
+
+def purge_codes(session: Session, *, before: datetime) -> int:
+    stmt = delete(OneTimeCode).where(OneTimeCode.expires_at < before)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]

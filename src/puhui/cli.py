@@ -1,0 +1,328 @@
+"""The ``puhui`` command line.
+
+Every command validates its arguments before it writes anything; a bad argument prints a
+clear message and exits with status 2, leaving the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from puhui import __version__
+
+app = typer.Typer(
+    name="puhui",
+    help="Puhui (普惠) inclusive-finance credit information platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Administration: institutions and users.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from puhui.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from exc
+
+
+def _setup_logging() -> None:
+    from puhui.core.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"puhui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Puhui command line."""
+
+
+# --- init -----------------------------------------------------------------------------------
+
+
+def initialise(*, quiet: bool = False) -> None:
+    """Create the data folders and bring the database schema to the newest version."""
+    from puhui import migrate, registry
+    from puhui.core.db import get_engine
+
+    settings = _settings()
+    registry.load_all()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(get_engine(settings.effective_database_url))
+    if not quiet:
+        console.print(f"database ready: {_display_url(settings.effective_database_url)}")
+        console.print(f"data folder: {settings.data_dir.resolve()}")
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def init(
+    operator_username: Annotated[
+        str | None, typer.Option(help="Create the first operator with this username.")
+    ] = None,
+    operator_password: Annotated[
+        str | None,
+        typer.Option(help="Password of the first operator (default: generated and printed once)."),
+    ] = None,
+    platform_name: Annotated[str, typer.Option(help="Name of the platform institution.")] = "普惠平台运营中心",
+) -> None:
+    """Create the data folder, migrate the database, create the first operator."""
+    from puhui.accounts import service as accounts
+    from puhui.accounts.schemas import InstitutionCreate, UserCreate
+    from puhui.core.db import session_scope
+    from puhui.core.policy import InstitutionKind, Role
+
+    initialise()
+    if operator_username is None:
+        return
+    password = operator_password or (secrets.token_urlsafe(12) + "A1!")
+    try:
+        with session_scope() as session:
+            inst = accounts.get_institution_by_name(session, platform_name)
+            if inst is None:
+                inst = accounts.create_institution(
+                    session, actor=None, data=InstitutionCreate(name=platform_name, kind=InstitutionKind.PLATFORM)
+                )
+            accounts.create_user(
+                session,
+                actor=None,
+                data=UserCreate(
+                    username=operator_username, password=password, role=Role.OPERATOR, institution_id=inst.id
+                ),
+            )
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
+    console.print(f"operator [bold]{operator_username}[/] created")
+    if operator_password is None:
+        console.print(f"password (shown once): [bold]{password}[/]")
+
+
+def _message(exc: Exception) -> str:
+    from puhui.core.errors import PuhuiError
+    from puhui.core.i18n import gettext
+
+    if isinstance(exc, PuhuiError):
+        text = gettext("en", exc.message, **exc.params)
+        if isinstance(exc.details, list):
+            for d in exc.details:
+                if isinstance(d, dict) and d.get("field"):
+                    text += f" ({d['field']})"
+                    break
+        return text
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return str(exc)
+
+
+# --- serve / worker -----------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
+    worker: Annotated[
+        bool | None, typer.Option("--worker/--no-worker", help="Run the job worker in this process.")
+    ] = None,
+) -> None:
+    """Serve the web UI and the API (and, on SQLite, the job worker)."""
+    import uvicorn
+
+    from puhui.app import create_app
+
+    settings = _settings()
+    _setup_logging()
+    initialise(quiet=True)
+    application = create_app(settings, start_worker=worker)
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@app.command("worker")
+def worker_command(
+    once: Annotated[bool, typer.Option(help="Run until no job is due, then exit.")] = False,
+    scheduler: Annotated[bool, typer.Option(help="Also enqueue periodic jobs.")] = True,
+) -> None:
+    """Run the background job worker (several may run against PostgreSQL)."""
+    from puhui import registry
+    from puhui.core import jobs
+    from puhui.core.db import get_session_factory
+
+    settings = _settings()
+    _setup_logging()
+    registry.load_all()
+    factory = get_session_factory(settings.effective_database_url)
+    w = jobs.Worker(factory, lease_seconds=settings.job_lease_seconds)
+    if once:
+        jobs.enqueue_periodic_due(factory) if scheduler else None
+        ran = w.run_until_idle()
+        console.print(f"{ran} job(s) run")
+        return
+    stop = threading.Event()
+
+    def _stop(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sched = jobs.start_scheduler(factory) if scheduler else None
+    try:
+        w.run_forever(stop, settings.worker_poll_seconds)
+    finally:
+        if sched is not None:
+            sched.shutdown(wait=False)
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the platform afterwards.")] = True,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
+) -> None:
+    """Create demo institutions and users of every role, print the log-ins, and serve."""
+    from puhui import demo as demo_data
+    from puhui.core.db import session_scope
+
+    settings = _settings()
+    if settings.env != "development":
+        raise fail("the demo runs only with PUHUI_ENV=development (it uses well-known passwords)")
+    initialise()
+    with session_scope() as session:
+        logins = demo_data.create(session)
+    table = Table(title="Demo log-ins (password for all: " + demo_data.DEMO_PASSWORD + ")")
+    for column in ("username", "role", "institution / entity"):
+        table.add_column(column)
+    for row in logins:
+        table.add_row(*row)
+    console.print(table)
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    console.print(f"Open [bold]{url}[/] and log in with one of the accounts above.")
+    if serve_after:
+        serve(host=host, port=port, worker=True)
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+
+@admin_app.command("create-institution")
+def create_institution(
+    name: Annotated[str, typer.Option(help="Institution name.")],
+    kind: Annotated[str, typer.Option(help="bank, insurer, guarantor, microlender, data_source, platform, regulator.")],
+    code: Annotated[str | None, typer.Option(help="Optional institution code.")] = None,
+) -> None:
+    """Create an institution."""
+    from puhui.accounts import service as accounts
+    from puhui.accounts.schemas import InstitutionCreate
+    from puhui.core.db import session_scope
+    from puhui.core.policy import InstitutionKind
+
+    if kind not in {k.value for k in InstitutionKind}:
+        raise fail(f"unknown institution kind {kind!r}; choose one of: {', '.join(k.value for k in InstitutionKind)}")
+    initialise(quiet=True)
+    try:
+        data = InstitutionCreate(name=name, kind=InstitutionKind(kind), code=code)
+        with session_scope() as session:
+            inst = accounts.create_institution(session, actor=None, data=data)
+            inst_id = inst.id
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
+    console.print(f"institution {inst_id} [bold]{name}[/] ({kind}) created")
+
+
+@admin_app.command("create-user")
+def create_user(
+    username: Annotated[str, typer.Option(help="Log-in name.")],
+    password: Annotated[str, typer.Option(help="Initial password.")],
+    role: Annotated[str, typer.Option(help="One of the roles of the platform.")],
+    institution: Annotated[str | None, typer.Option(help="Institution name (not for enterprise users).")] = None,
+    uscc: Annotated[str | None, typer.Option(help="The entity an enterprise user is bound to.")] = None,
+    mobile: Annotated[str | None, typer.Option(help="Mobile number.")] = None,
+    display_name: Annotated[str, typer.Option(help="Name shown in the UI.")] = "",
+) -> None:
+    """Create a user."""
+    from puhui.accounts import service as accounts
+    from puhui.accounts.schemas import UserCreate
+    from puhui.core.db import session_scope
+    from puhui.core.policy import Role
+
+    if role not in {r.value for r in Role}:
+        raise fail(f"unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}")
+    initialise(quiet=True)
+    try:
+        with session_scope() as session:
+            inst_id = None
+            if institution is not None:
+                inst = accounts.get_institution_by_name(session, institution)
+                if inst is None:
+                    raise fail(f"no institution named {institution!r}")
+                inst_id = inst.id
+            data = UserCreate(
+                username=username, password=password, role=Role(role), institution_id=inst_id,
+                entity_uscc=uscc, mobile=mobile, display_name=display_name,
+            )
+            user = accounts.create_user(session, actor=None, data=data)
+            user_id = user.id
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
+    console.print(f"user {user_id} [bold]{username}[/] ({role}) created")
+
+
+def main() -> None:
+    if os.environ.get("PUHUI_LOG_FORMAT") is None and sys.stderr.isatty():
+        os.environ["PUHUI_LOG_FORMAT"] = "console"
+    logging.captureWarnings(True)
+    app()
+
+
+if __name__ == "__main__":
+    main()

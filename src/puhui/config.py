@@ -1,0 +1,94 @@
+"""Settings, read once from the environment (prefix ``PUHUI_``) and from ``.env``.
+
+Invariant: outside ``PUHUI_ENV=development`` the platform refuses to start with the
+well-known development secret, so a demo key can never reach production by accident.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "puhui-development-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PUHUI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = Field(
+        "production", description="`development` allows the demo secret; anything else refuses it."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Lake, snapshot, uploads and generated files."
+    )
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/puhui.db."
+    )
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET, description="Signs CSRF tokens; at least 32 characters."
+    )
+    host: str = Field("127.0.0.1", description="Address `puhui serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `puhui serve` listens on.")
+    default_locale: Literal["zh_CN", "en"] = Field(
+        "zh_CN", description="UI language when the user has not chosen one."
+    )
+    session_idle_minutes: int = Field(30, ge=1, description="Web session inactivity limit.")
+    session_absolute_hours: int = Field(12, ge=1, description="Web session absolute limit.")
+    token_hours: int = Field(8, ge=1, description="Lifetime of API bearer tokens.")
+    login_max_failures: int = Field(5, ge=1, description="Failed log-ins before lock-out.")
+    lockout_minutes: int = Field(30, ge=1, description="How long a locked account stays locked.")
+    otp_ttl_minutes: int = Field(10, ge=1, description="Validity of one-time codes.")
+    cookie_secure: bool = Field(False, description="Mark cookies Secure (set behind TLS).")
+    in_process_worker: bool | None = Field(
+        None,
+        description="Run the job worker inside `puhui serve`; default: on for SQLite, off otherwise.",
+    )
+    worker_poll_seconds: float = Field(1.0, gt=0, description="Idle worker poll interval.")
+    job_lease_seconds: int = Field(
+        300, ge=1, description="A running job whose worker is silent this long is run again."
+    )
+    job_max_attempts: int = Field(6, ge=1, description="Attempts before a job is dead.")
+    log_level: str = Field("INFO", description="Python logging level.")
+    log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "PUHUI_SECRET_KEY is the development default; set a real secret "
+                "(or PUHUI_ENV=development for a local demo)"
+            )
+        if len(self.secret_key) < 32:
+            raise ValueError("PUHUI_SECRET_KEY must be at least 32 characters long")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'puhui.db').resolve()}"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def run_in_process_worker(self) -> bool:
+        if self.in_process_worker is None:
+            return self.is_sqlite
+        return self.in_process_worker
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

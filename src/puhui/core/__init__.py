@@ -1,0 +1,1 @@
+"""Domain-independent building blocks. Nothing in here imports a domain package."""

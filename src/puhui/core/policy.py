@@ -1,0 +1,115 @@
+"""Who may do what: roles, institution kinds and the one role → actions table.
+
+Every route declares exactly one action it needs (``core.web.require``) or declares
+itself public; the route × role test in ``tests/test_route_policy.py`` walks the route
+table and checks both that declaration and this table. Which *object* a caller may
+touch (their own institution's, their own entity's) is the service's business: objects
+of another institution answer 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ENTERPRISE = "enterprise"
+    CUSTOMER_MANAGER = "customer_manager"
+    RISK_MANAGER = "risk_manager"
+    INSTITUTION_ADMIN = "institution_admin"
+    OPERATOR = "operator"
+    DATA_STEWARD = "data_steward"
+    REGULATOR = "regulator"
+    AUDITOR = "auditor"
+
+
+class InstitutionKind(StrEnum):
+    BANK = "bank"
+    INSURER = "insurer"
+    GUARANTOR = "guarantor"
+    MICROLENDER = "microlender"
+    DATA_SOURCE = "data_source"
+    PLATFORM = "platform"
+    REGULATOR = "regulator"
+
+
+LENDING_KINDS = frozenset(
+    {InstitutionKind.BANK, InstitutionKind.INSURER, InstitutionKind.GUARANTOR, InstitutionKind.MICROLENDER}
+)
+
+# Which institution kinds a role can belong to (enterprise users belong to an entity, not
+# an institution).
+ROLE_KINDS: dict[Role, frozenset[InstitutionKind]] = {
+    Role.ENTERPRISE: frozenset(),
+    Role.CUSTOMER_MANAGER: LENDING_KINDS,
+    Role.RISK_MANAGER: LENDING_KINDS,
+    Role.INSTITUTION_ADMIN: frozenset(InstitutionKind),
+    Role.OPERATOR: frozenset({InstitutionKind.PLATFORM}),
+    Role.DATA_STEWARD: frozenset({InstitutionKind.DATA_SOURCE, InstitutionKind.PLATFORM}),
+    Role.REGULATOR: frozenset({InstitutionKind.REGULATOR}),
+    Role.AUDITOR: frozenset({InstitutionKind.REGULATOR, InstitutionKind.PLATFORM}),
+}
+
+# Roles an API key may act as (never an administrator, never a person's own role).
+API_KEY_ROLES = frozenset(
+    {Role.CUSTOMER_MANAGER, Role.RISK_MANAGER, Role.DATA_STEWARD, Role.REGULATOR, Role.AUDITOR}
+)
+
+
+class Action(StrEnum):
+    SELF = "self"  # my own account: profile, password, log-out
+    INSTITUTION_READ = "institution.read"
+    INSTITUTION_MANAGE = "institution.manage"
+    USER_MANAGE = "user.manage"
+    APIKEY_MANAGE = "apikey.manage"
+    AUDIT_READ = "audit.read"
+    JOBS_MANAGE = "jobs.manage"
+    MESSAGES_READ = "messages.read"
+
+
+ALL_ROLES = frozenset(Role)
+
+POLICY: dict[Action, frozenset[Role]] = {
+    Action.SELF: ALL_ROLES,
+    Action.INSTITUTION_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
+    Action.INSTITUTION_MANAGE: frozenset({Role.OPERATOR}),
+    Action.USER_MANAGE: frozenset({Role.OPERATOR, Role.INSTITUTION_ADMIN}),
+    Action.APIKEY_MANAGE: frozenset({Role.INSTITUTION_ADMIN}),
+    Action.AUDIT_READ: frozenset({Role.AUDITOR, Role.REGULATOR}),
+    Action.JOBS_MANAGE: frozenset({Role.OPERATOR}),
+    Action.MESSAGES_READ: frozenset({Role.OPERATOR}),
+}
+
+
+def allowed(role: Role | str, action: Action) -> bool:
+    return Role(role) in POLICY[action]
+
+
+def role_fits_kind(role: Role, kind: InstitutionKind | None) -> bool:
+    if role is Role.ENTERPRISE:
+        return kind is None
+    return kind is not None and kind in ROLE_KINDS[role]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: a logged-in user or an institution's API key."""
+
+    user_id: int | None
+    username: str
+    role: Role
+    institution_id: int | None = None
+    institution_kind: InstitutionKind | None = None
+    entity_uscc: str | None = None
+    api_key_id: int | None = None
+    session_id: str | None = None
+    ip: str | None = None
+
+    def can(self, action: Action) -> bool:
+        return allowed(self.role, action)
+
+    @property
+    def is_platform_wide(self) -> bool:
+        """Operators, regulators and auditors see across institutions."""
+        return self.role in {Role.OPERATOR, Role.REGULATOR, Role.AUDITOR}

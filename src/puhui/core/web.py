@@ -1,0 +1,363 @@
+"""Web plumbing shared by every domain: one transaction per request, the caller's
+identity, the one-permission-per-route declaration, CSRF, templates and error rendering.
+
+Invariants
+- Every route is a :class:`TxRoute`: it opens one session before the handler, commits it
+  after the handler returns (before the response leaves) and rolls it back if the handler
+  raises. Services only flush.
+- Every route declares its policy with :func:`require` (one action) or :func:`public`;
+  the route × role test fails on a route that declares neither.
+- Every unsafe web (non-``/api``) request carries a CSRF token bound to the caller's
+  session (or, before log-in, to an anonymous cookie). The API takes bearer tokens and
+  API keys only, never cookies, so it needs none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from puhui.core import i18n
+from puhui.core.i18n import N_
+from puhui.core.errors import NotAuthenticated, PermissionDenied, PuhuiError
+from puhui.core.masking import mask_mobile
+from puhui.core.pagination import PageParams
+from puhui.core.policy import Action, Actor
+
+SESSION_COOKIE = "puhui_session"
+ANON_COOKIE = "puhui_anon"
+LANG_COOKIE = "puhui_lang"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+# --- policy declarations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    action: Action | None  # None: public
+    obj: str | None = None  # the kind of object a path parameter names, for the 404 test
+
+
+PUBLIC = Policy(action=None)
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def db(request: Request) -> Session:
+    """The request's session (opened and committed by :class:`TxRoute`)."""
+    session: Session = request.state.db
+    return session
+
+
+def optional_actor(request: Request, session: Session = Depends(db)) -> Actor | None:
+    if "actor" not in request.state._state:
+        authenticate = request.app.state.authenticate
+        request.state.actor = authenticate(request, session)
+    actor: Actor | None = request.state.actor
+    return actor
+
+
+def require(action: Action, *, obj: str | None = None) -> Any:
+    """Declare the one action a route needs; resolves to the calling :class:`Actor`."""
+
+    def dependency(actor: Actor | None = Depends(optional_actor)) -> Actor:
+        if actor is None:
+            raise NotAuthenticated()
+        if not actor.can(action):
+            raise PermissionDenied(action=str(action))
+        return actor
+
+    dependency.__puhui_policy__ = Policy(action, obj)  # type: ignore[attr-defined]
+    dependency.__name__ = f"require_{action.value.replace('.', '_')}"
+    return Depends(dependency)
+
+
+def public() -> Any:
+    """Declare a route public; resolves to the caller if one is logged in, else None."""
+
+    def dependency(actor: Actor | None = Depends(optional_actor)) -> Actor | None:
+        return actor
+
+    dependency.__puhui_policy__ = PUBLIC  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+# --- one transaction per request -------------------------------------------------------
+
+
+class TxRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def tx_handler(request: Request) -> Response:
+            if request.method in UNSAFE_METHODS and not is_api(request):
+                await check_csrf(request)
+            session: Session = request.app.state.session_factory()
+            request.state.db = session
+            try:
+                response = await handler(request)
+                await run_in_threadpool(session.commit)
+                return response
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return tx_handler
+
+
+# --- CSRF -----------------------------------------------------------------------------
+
+
+def csrf_seed(request: Request) -> str:
+    return (
+        request.cookies.get(SESSION_COOKIE)
+        or request.cookies.get(ANON_COOKIE)
+        or request.state._state.get("anon_seed", "")
+    )
+
+
+def csrf_token_for(request: Request) -> str:
+    seed = request.state._state.get("csrf_seed_override") or csrf_seed(request)
+    key = request.app.state.settings.secret_key.encode()
+    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+async def check_csrf(request: Request) -> None:
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    expected = csrf_token_for(request)
+    if not sent or not csrf_seed(request) or not hmac.compare_digest(sent, expected):
+        raise PermissionDenied(
+            "The form has expired or did not come from this site. Reload the page and try again.",
+            code="csrf_failed",
+        )
+
+
+def new_anon_seed() -> str:
+    return secrets.token_urlsafe(24)
+
+
+# --- locale ---------------------------------------------------------------------------
+
+
+def request_locale(request: Request) -> str:
+    cached = request.state._state.get("locale")
+    if cached:
+        return str(cached)
+    default = request.app.state.settings.default_locale
+    chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen:
+        loc = i18n.normalize_locale(chosen, default)
+    elif is_api(request):
+        loc = i18n.locale_from_accept_language(request.headers.get("accept-language"), default)
+    else:
+        loc = default
+    request.state.locale = loc
+    return loc
+
+
+def translate(request: Request, message: str, **params: Any) -> str:
+    return i18n.gettext(request_locale(request), message, **params)
+
+
+# --- navigation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    action: Action
+    order: int = 100
+
+
+_nav: list[NavItem] = []
+
+
+def register_nav(label: str, path: str, action: Action, order: int = 100) -> None:
+    if not any(item.path == path for item in _nav):
+        _nav.append(NavItem(label, path, action, order))
+        _nav.sort(key=lambda item: (item.order, item.path))
+
+
+def nav_for(actor: Actor | None) -> list[NavItem]:
+    if actor is None:
+        return []
+    return [item for item in _nav if actor.can(item.action)]
+
+
+# --- templates ------------------------------------------------------------------------
+
+
+def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(SHANGHAI).strftime(fmt)
+
+
+templates = Jinja2Templates(directory=str(TEMPLATE_DIR))
+templates.env.filters["local"] = format_local
+templates.env.filters["mask_mobile"] = mask_mobile
+templates.env.globals["nav_for"] = nav_for
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    actor: Actor | None = None,
+) -> HTMLResponse:
+    locale = request_locale(request)
+    if actor is None:
+        actor = request.state._state.get("actor")
+    ctx: dict[str, Any] = {
+        "request": request,
+        "actor": actor,
+        "locale": locale,
+        "_": lambda message, **params: i18n.gettext(locale, message, **params),
+        "csrf_token": csrf_token_for(request),
+        "nav": nav_for(actor),
+        "next_path": quote(request.url.path),
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)
+
+
+def redirect(path: str, status_code: int = 303) -> RedirectResponse:
+    return RedirectResponse(path, status_code=status_code)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def error_response(request: Request, exc: PuhuiError) -> Response:
+    """Render the one error type as JSON, an HTMX partial or a page."""
+    message = translate(request, exc.message, **exc.params)
+    details = _translate_details(request, exc.details)
+    if is_api(request):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": message, "details": details}},
+            status_code=exc.status,
+            headers=headers,
+        )
+    if isinstance(exc, NotAuthenticated) and request.method == "GET" and not is_htmx(request):
+        return redirect(f"/login?next={quote(request.url.path)}")
+    context = {"error": exc, "message": message, "details": details}
+    template = "_error.html" if is_htmx(request) else "error.html"
+    return render(request, template, context, status_code=exc.status)
+
+
+def _translate_details(request: Request, details: Any) -> Any:
+    if isinstance(details, list):
+        out = []
+        for item in details:
+            if isinstance(item, dict) and isinstance(item.get("message"), str):
+                params = item.get("params") or {}
+                item = {k: v for k, v in item.items() if k != "params"}
+                item["message"] = translate(request, item["message"], **params)
+            out.append(item)
+        return out
+    return details
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def page_params(
+    page: int = Query(1, ge=1, description="Page number, from 1."),
+    per_page: int = Query(20, ge=1, le=100, description="Items a page, at most 100."),
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page)
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "This field is required.",
+    "string_too_short": "This value is too short.",
+    "string_too_long": "This value is too long.",
+    "string_pattern_mismatch": "The format of this value is not valid.",
+    "int_parsing": "Enter a whole number.",
+    "int_type": "Enter a whole number.",
+    "float_parsing": "Enter a number.",
+    "bool_parsing": "Enter true or false.",
+    "enum": "Choose one of the offered values.",
+    "literal_error": "Choose one of the offered values.",
+    "greater_than_equal": "This value is too small.",
+    "greater_than": "This value is too small.",
+    "less_than_equal": "This value is too large.",
+    "less_than": "This value is too large.",
+    "extra_forbidden": "This field is not accepted here.",
+    "datetime_parsing": "Enter a date and time (ISO 8601).",
+    "datetime_from_date_parsing": "Enter a date and time (ISO 8601).",
+    "date_parsing": "Enter a date (YYYY-MM-DD).",
+    "json_invalid": "The request body is not valid JSON.",
+    "model_attributes_type": "A JSON object is expected here.",
+    "dict_type": "A JSON object is expected here.",
+    "string_type": "Text is expected here.",
+}
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors as ``[{"field", "message", "params"}]`` with translatable ids."""
+    details: list[dict[str, Any]] = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        kind = err.get("type", "")
+        if kind == "value_error":
+            ctx_error = (err.get("ctx") or {}).get("error")
+            message = str(ctx_error) if ctx_error else N_("This value is not valid.")
+        else:
+            message = _PYDANTIC_MESSAGES.get(kind, N_("This value is not valid."))
+        details.append({"field": ".".join(loc) or "body", "message": message, "params": {}})
+    return details
+
+
+def field_messages(request: Request, details: Any) -> dict[str, str]:
+    """``{field: translated message}`` for re-rendering a form."""
+    out: dict[str, str] = {}
+    for item in _translate_details(request, details) or []:
+        if isinstance(item, dict) and "field" in item:
+            out.setdefault(str(item["field"]), str(item["message"]))
+    return out
+
+
+def safe_next(value: str | None, default: str = "/") -> str:
+    """Only local paths: never an open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value

@@ -1,0 +1,71 @@
+"""Demo institutions and users: two banks, a guarantor, a data-source department, the
+platform operator and the regulator, and one user of every role. Running it twice changes
+nothing the second time."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from puhui.accounts import service as accounts
+from puhui.accounts.schemas import InstitutionCreate, UserCreate
+from puhui.core.policy import InstitutionKind, Role
+from puhui.entities import service as entities
+
+DEMO_PASSWORD = "Demo@2026puhui"  # noqa: S105 - printed for the demo; refused outside development
+DEMO_ENTERPRISE_USCC = entities.make("91330203MA2H3K4L5")
+
+INSTITUTIONS: list[tuple[str, InstitutionKind, str]] = [
+    ("普惠平台运营中心", InstitutionKind.PLATFORM, "PLATFORM"),
+    ("中国人民银行宁波市分行", InstitutionKind.REGULATOR, "PBOC-NB"),
+    ("宁波甬城银行", InstitutionKind.BANK, "BANK-YC"),
+    ("宁波海曙农商银行", InstitutionKind.BANK, "BANK-HS"),
+    ("宁波市融资担保有限公司", InstitutionKind.GUARANTOR, "GUAR-NB"),
+    ("宁波市税务局", InstitutionKind.DATA_SOURCE, "SRC-TAX"),
+]
+
+# username, display name, role, institution (None: enterprise), mobile
+USERS: list[tuple[str, str, Role, str | None, str | None]] = [
+    ("operator", "平台运营员", Role.OPERATOR, "普惠平台运营中心", None),
+    ("platform_admin", "平台管理员", Role.INSTITUTION_ADMIN, "普惠平台运营中心", None),
+    ("auditor", "审计员", Role.AUDITOR, "普惠平台运营中心", None),
+    ("regulator", "监管员", Role.REGULATOR, "中国人民银行宁波市分行", None),
+    ("bank_admin", "甬城银行管理员", Role.INSTITUTION_ADMIN, "宁波甬城银行", None),
+    ("bank_cm", "甬城银行客户经理", Role.CUSTOMER_MANAGER, "宁波甬城银行", "13800000001"),
+    ("bank_risk", "甬城银行风险经理", Role.RISK_MANAGER, "宁波甬城银行", "13800000002"),
+    ("bank2_admin", "海曙农商行管理员", Role.INSTITUTION_ADMIN, "宁波海曙农商银行", None),
+    ("bank2_cm", "海曙农商行客户经理", Role.CUSTOMER_MANAGER, "宁波海曙农商银行", "13800000003"),
+    ("guarantor_cm", "担保公司业务经理", Role.CUSTOMER_MANAGER, "宁波市融资担保有限公司", None),
+    ("tax_admin", "税务局管理员", Role.INSTITUTION_ADMIN, "宁波市税务局", None),
+    ("tax_steward", "税务局数据专员", Role.DATA_STEWARD, "宁波市税务局", None),
+    ("enterprise", "宁波示范制造有限公司", Role.ENTERPRISE, None, "13900000001"),
+]
+
+
+def create(session: Session) -> list[tuple[str, str, str]]:
+    """Create what is missing; return (username, role, institution or USCC) for every demo user."""
+    ids: dict[str, int] = {}
+    for name, kind, code in INSTITUTIONS:
+        inst = accounts.get_institution_by_name(session, name)
+        if inst is None:
+            inst = accounts.create_institution(
+                session, actor=None, data=InstitutionCreate(name=name, kind=kind, code=code)
+            )
+        ids[name] = inst.id
+    rows = []
+    for username, display, role, inst_name, mobile in USERS:
+        if not accounts.username_taken(session, username):
+            accounts.create_user(
+                session,
+                actor=None,
+                data=UserCreate(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    display_name=display,
+                    institution_id=ids[inst_name] if inst_name else None,
+                    entity_uscc=DEMO_ENTERPRISE_USCC if role is Role.ENTERPRISE else None,
+                    mobile=mobile,
+                ),
+            )
+        rows.append((username, role.value, inst_name or DEMO_ENTERPRISE_USCC))
+    return rows

@@ -1,0 +1,1 @@
+"""Entities (市场主体): enterprises, individual businesses and farmers' cooperatives."""

@@ -1,0 +1,19 @@
+"""Every domain's tables, imported so that ``Base.metadata`` is complete."""
+
+from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
+from puhui.audit.models import AuditEvent
+from puhui.core.jobs import Job
+from puhui.core.orm import Base
+from puhui.notifications.models import Message
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "Institution",
+    "Job",
+    "Message",
+    "OneTimeCode",
+    "User",
+]

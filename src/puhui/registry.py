@@ -1,0 +1,36 @@
+"""The one place that knows every domain: its models (for Alembic and ``create_all``),
+its job handlers and its routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def load_all() -> None:
+    """Import every module that registers models, job handlers or schedules."""
+    import puhui.accounts.tasks
+    import puhui.core.jobs
+    import puhui.models
+    import puhui.notifications.tasks  # noqa: F401
+
+
+def routers() -> list[APIRouter]:
+    from puhui.accounts import routes as accounts_api
+    from puhui.accounts import views as accounts_views
+    from puhui.audit import routes as audit_api
+    from puhui.audit import views as audit_views
+    from puhui.notifications import routes as notifications_api
+    from puhui.notifications import views as notifications_views
+    from puhui.operations import routes as operations_api
+    from puhui.operations import views as operations_views
+
+    return [
+        accounts_api.router,
+        audit_api.router,
+        notifications_api.router,
+        operations_api.router,
+        accounts_views.router,
+        audit_views.router,
+        notifications_views.router,
+        operations_views.router,
+    ]
