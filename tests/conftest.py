@@ -91,7 +91,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def settings(engine: Engine):  # noqa: ANN201
+def settings(engine: Engine):
     from puhui.config import get_settings
 
     return get_settings()
@@ -108,8 +108,10 @@ def connection(engine: Engine) -> Iterator:
 
 
 @pytest.fixture
-def factory(connection) -> sessionmaker[Session]:  # noqa: ANN001
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+def factory(connection) -> sessionmaker[Session]:
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 @pytest.fixture
@@ -120,20 +122,20 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(settings, factory):  # noqa: ANN001, ANN201
+def app(settings, factory):
     from puhui.app import create_app
 
     return create_app(settings, session_factory=factory, start_worker=False)
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def client(app) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 
 
 @pytest.fixture
-def anon_client(app) -> Iterator[TestClient]:  # noqa: ANN001
+def anon_client(app) -> Iterator[TestClient]:
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 

@@ -29,10 +29,14 @@ KIND_FOR_ROLE = {
 }
 
 
-def institution(session: Session, kind: InstitutionKind = InstitutionKind.BANK, name: str | None = None) -> Institution:
+def institution(
+    session: Session, kind: InstitutionKind = InstitutionKind.BANK, name: str | None = None
+) -> Institution:
     n = next(_seq)
     return accounts.create_institution(
-        session, actor=None, data=InstitutionCreate(name=name or f"测试机构{n}", kind=kind, code=f"T{n:05d}")
+        session,
+        actor=None,
+        data=InstitutionCreate(name=name or f"测试机构{n}", kind=kind, code=f"T{n:05d}"),
     )
 
 
@@ -80,7 +84,12 @@ def web_login(client: TestClient, username: str, password: str = PASSWORD) -> st
     page = client.get("/login")
     r = client.post(
         "/login",
-        data={"username": username, "password": password, "next": "/", "csrf_token": csrf_from(page.text)},
+        data={
+            "username": username,
+            "password": password,
+            "next": "/",
+            "csrf_token": csrf_from(page.text),
+        },
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text

@@ -68,31 +68,46 @@ def python_ids() -> dict[str, list[str]]:
         for node in ast.walk(tree):
             where = f"{rel}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Call):
-                name = node.func.id if isinstance(node.func, ast.Name) else (
-                    node.func.attr if isinstance(node.func, ast.Attribute) else "")
+                name = (
+                    node.func.id
+                    if isinstance(node.func, ast.Name)
+                    else (node.func.attr if isinstance(node.func, ast.Attribute) else "")
+                )
                 args = [a.value for a in node.args if isinstance(a, ast.Constant)]
                 if name in CALLS_ARG0 or name in error_classes:
                     if node.args and isinstance(node.args[0], ast.Constant):
                         add(node.args[0].value, where)
-                elif name in CALLS_ARG1 and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                elif (
+                    name in CALLS_ARG1
+                    and len(node.args) > 1
+                    and isinstance(node.args[1], ast.Constant)
+                ):
                     add(node.args[1].value, where)
                 del args
             elif isinstance(node, ast.Assign):
                 targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 if "default_message" in targets and isinstance(node.value, ast.Constant):
                     add(node.value.value, where)
-                if any(t.endswith("_MESSAGES") for t in targets) and isinstance(node.value, ast.Dict):
+                if any(t.endswith("_MESSAGES") for t in targets) and isinstance(
+                    node.value, ast.Dict
+                ):
                     for v in node.value.values:
                         if isinstance(v, ast.Constant):
                             add(v.value, where)
-                if any(t.endswith("_MESSAGE") for t in targets) and isinstance(node.value, ast.Constant):
+                if any(t.endswith("_MESSAGE") for t in targets) and isinstance(
+                    node.value, ast.Constant
+                ):
                     add(node.value.value, where)
             elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
                 if node.target.id == "default_message" and isinstance(node.value, ast.Constant):
                     add(node.value.value, where)
             elif isinstance(node, ast.Dict):
                 for k, v in zip(node.keys, node.values, strict=True):
-                    if isinstance(k, ast.Constant) and k.value == "message" and isinstance(v, ast.Constant):
+                    if (
+                        isinstance(k, ast.Constant)
+                        and k.value == "message"
+                        and isinstance(v, ast.Constant)
+                    ):
                         add(v.value, where)
     return found
 
@@ -136,9 +151,14 @@ def update() -> None:
         new = Catalog(locale=locale, project="puhui", fuzzy=False)
         for message in sorted(ids):
             prev = old.get(message)
-            new.add(message, prev.string if prev is not None else "",
-                    locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1]) if ":" in w else 0)
-                               for w in ids[message][:3]])
+            new.add(
+                message,
+                prev.string if prev is not None else "",
+                locations=[
+                    (w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1]) if ":" in w else 0)
+                    for w in ids[message][:3]
+                ],
+            )
         path = po_path(locale)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:

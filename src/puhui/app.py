@@ -55,8 +55,10 @@ def create_app(
         if run_worker:
             worker = jobs.Worker(factory, lease_seconds=settings.job_lease_seconds)
             thread = threading.Thread(
-                target=worker.run_forever, args=(stop, settings.worker_poll_seconds),
-                name="puhui-worker", daemon=True,
+                target=worker.run_forever,
+                args=(stop, settings.worker_poll_seconds),
+                name="puhui-worker",
+                daemon=True,
             )
             thread.start()
             scheduler = jobs.start_scheduler(factory)
@@ -89,7 +91,9 @@ def create_app(
     _install_middleware(app)
     _install_error_handlers(app, factory)
 
-    @app.get("/healthz", include_in_schema=True, tags=["health"], summary="Database and lake health")
+    @app.get(
+        "/healthz", include_in_schema=True, tags=["health"], summary="Database and lake health"
+    )
     def healthz() -> JSONResponse:
         checks: dict[str, str] = {}
         try:
@@ -99,7 +103,9 @@ def create_app(
         except Exception as exc:  # report, do not raise: this is the health check
             checks["database"] = f"error: {type(exc).__name__}"
         lake = settings.lake_dir
-        checks["lake"] = "ok" if lake.is_dir() and _writable(lake) else "error: not a writable directory"
+        checks["lake"] = (
+            "ok" if lake.is_dir() and _writable(lake) else "error: not a writable directory"
+        )
         healthy = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if healthy else "error", "version": __version__, **checks},
@@ -132,8 +138,13 @@ def _install_middleware(app: FastAPI) -> None:
             request.state.anon_seed = new_seed
         response = await call_next(request)
         if new_seed:
-            response.set_cookie(ANON_COOKIE, new_seed, httponly=True, samesite="lax",
-                                secure=app.state.settings.cookie_secure)
+            response.set_cookie(
+                ANON_COOKIE,
+                new_seed,
+                httponly=True,
+                samesite="lax",
+                secure=app.state.settings.cookie_secure,
+            )
         response.headers["X-Request-ID"] = request_id
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
@@ -187,14 +198,23 @@ def _install_error_handlers(app: FastAPI, factory: sessionmaker[Session]) -> Non
             return error_response(request, NotFound())
         if exc.status_code == 405:
             return error_response(
-                request, PuhuiError("This method is not allowed here.", code="method_not_allowed", status=405)
+                request,
+                PuhuiError(
+                    "This method is not allowed here.", code="method_not_allowed", status=405
+                ),
             )
-        return error_response(request, PuhuiError(str(exc.detail), code="http_error", status=exc.status_code))
+        return error_response(
+            request, PuhuiError(str(exc.detail), code="http_error", status=exc.status_code)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
         return error_response(
             request,
-            PuhuiError("Something went wrong on our side; it has been logged.", code="internal_error", status=500),
+            PuhuiError(
+                "Something went wrong on our side; it has been logged.",
+                code="internal_error",
+                status=500,
+            ),
         )

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from puhui import __version__
+from puhui.config import Settings
 
 app = typer.Typer(
     name="puhui",
@@ -39,7 +40,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from puhui.config import get_settings
 
     try:
@@ -64,7 +65,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_callback(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Puhui command line."""
@@ -103,7 +107,9 @@ def init(
         str | None,
         typer.Option(help="Password of the first operator (default: generated and printed once)."),
     ] = None,
-    platform_name: Annotated[str, typer.Option(help="Name of the platform institution.")] = "普惠平台运营中心",
+    platform_name: Annotated[
+        str, typer.Option(help="Name of the platform institution.")
+    ] = "普惠平台运营中心",
 ) -> None:
     """Create the data folder, migrate the database, create the first operator."""
     from puhui.accounts import service as accounts
@@ -120,13 +126,18 @@ def init(
             inst = accounts.get_institution_by_name(session, platform_name)
             if inst is None:
                 inst = accounts.create_institution(
-                    session, actor=None, data=InstitutionCreate(name=platform_name, kind=InstitutionKind.PLATFORM)
+                    session,
+                    actor=None,
+                    data=InstitutionCreate(name=platform_name, kind=InstitutionKind.PLATFORM),
                 )
             accounts.create_user(
                 session,
                 actor=None,
                 data=UserCreate(
-                    username=operator_username, password=password, role=Role.OPERATOR, institution_id=inst.id
+                    username=operator_username,
+                    password=password,
+                    role=Role.OPERATOR,
+                    institution_id=inst.id,
                 ),
             )
     except Exception as exc:
@@ -161,7 +172,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
     worker: Annotated[
-        bool | None, typer.Option("--worker/--no-worker", help="Run the job worker in this process.")
+        bool | None,
+        typer.Option("--worker/--no-worker", help="Run the job worker in this process."),
     ] = None,
 ) -> None:
     """Serve the web UI and the API (and, on SQLite, the job worker)."""
@@ -223,7 +235,9 @@ def worker_command(
 
 @app.command()
 def demo(
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the platform afterwards.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the platform afterwards.")
+    ] = True,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
 ) -> None:
@@ -255,7 +269,12 @@ def demo(
 @admin_app.command("create-institution")
 def create_institution(
     name: Annotated[str, typer.Option(help="Institution name.")],
-    kind: Annotated[str, typer.Option(help="bank, insurer, guarantor, microlender, data_source, platform, regulator.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="bank, insurer, guarantor, microlender, data_source, platform, regulator."
+        ),
+    ],
     code: Annotated[str | None, typer.Option(help="Optional institution code.")] = None,
 ) -> None:
     """Create an institution."""
@@ -265,7 +284,10 @@ def create_institution(
     from puhui.core.policy import InstitutionKind
 
     if kind not in {k.value for k in InstitutionKind}:
-        raise fail(f"unknown institution kind {kind!r}; choose one of: {', '.join(k.value for k in InstitutionKind)}")
+        raise fail(
+            f"unknown institution kind {kind!r}; "
+            f"choose one of: {', '.join(k.value for k in InstitutionKind)}"
+        )
     initialise(quiet=True)
     try:
         data = InstitutionCreate(name=name, kind=InstitutionKind(kind), code=code)
@@ -282,8 +304,12 @@ def create_user(
     username: Annotated[str, typer.Option(help="Log-in name.")],
     password: Annotated[str, typer.Option(help="Initial password.")],
     role: Annotated[str, typer.Option(help="One of the roles of the platform.")],
-    institution: Annotated[str | None, typer.Option(help="Institution name (not for enterprise users).")] = None,
-    uscc: Annotated[str | None, typer.Option(help="The entity an enterprise user is bound to.")] = None,
+    institution: Annotated[
+        str | None, typer.Option(help="Institution name (not for enterprise users).")
+    ] = None,
+    uscc: Annotated[
+        str | None, typer.Option(help="The entity an enterprise user is bound to.")
+    ] = None,
     mobile: Annotated[str | None, typer.Option(help="Mobile number.")] = None,
     display_name: Annotated[str, typer.Option(help="Name shown in the UI.")] = "",
 ) -> None:
@@ -305,8 +331,13 @@ def create_user(
                     raise fail(f"no institution named {institution!r}")
                 inst_id = inst.id
             data = UserCreate(
-                username=username, password=password, role=Role(role), institution_id=inst_id,
-                entity_uscc=uscc, mobile=mobile, display_name=display_name,
+                username=username,
+                password=password,
+                role=Role(role),
+                institution_id=inst_id,
+                entity_uscc=uscc,
+                mobile=mobile,
+                display_name=display_name,
             )
             user = accounts.create_user(session, actor=None, data=data)
             user_id = user.id

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "puhui-development-secret-do-not-use-in-production"
+DEVELOPMENT_SECRET = "puhui-development-secret-do-not-use-in-production"  # noqa: S105
 
 
 class Settings(BaseSettings):
@@ -24,9 +24,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = Field(
         "production", description="`development` allows the demo secret; anything else refuses it."
     )
-    data_dir: Path = Field(
-        Path("var"), description="Lake, snapshot, uploads and generated files."
-    )
+    data_dir: Path = Field(Path("var"), description="Lake, snapshot, uploads and generated files.")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/puhui.db."
     )
@@ -47,7 +45,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set behind TLS).")
     in_process_worker: bool | None = Field(
         None,
-        description="Run the job worker inside `puhui serve`; default: on for SQLite, off otherwise.",
+        description="Run the job worker inside `puhui serve` (default: on for SQLite only).",
     )
     worker_poll_seconds: float = Field(1.0, gt=0, description="Idle worker poll interval.")
     job_lease_seconds: int = Field(

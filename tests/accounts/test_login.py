@@ -14,9 +14,9 @@ from tests.conftest import csrf_from
 
 def _login_events(session, outcome):
     return session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action.startswith("auth.login"), AuditEvent.outcome == outcome
-        )
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action.startswith("auth.login"), AuditEvent.outcome == outcome)
     )
 
 
@@ -41,19 +41,31 @@ class TestApiToken:
     def test_five_failures_lock_the_account_for_thirty_minutes(self, client, session):
         u = factories.user(session, Role.CUSTOMER_MANAGER)
         for _ in range(5):
-            assert client.post("/api/v1/auth/token", data={"username": u.username, "password": "bad"}).status_code == 401
+            assert (
+                client.post(
+                    "/api/v1/auth/token", data={"username": u.username, "password": "bad"}
+                ).status_code
+                == 401
+            )
         session.expire_all()
         locked = session.get(User, u.id)
         assert locked.locked_until is not None
         assert timedelta(minutes=29) < locked.locked_until - utcnow() <= timedelta(minutes=30)
         # the right password does not get in while locked, and the answer does not tell
-        r = client.post("/api/v1/auth/token", data={"username": u.username, "password": factories.PASSWORD})
+        r = client.post(
+            "/api/v1/auth/token", data={"username": u.username, "password": factories.PASSWORD}
+        )
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "login_failed"
         # after the lock runs out it does
         locked.locked_until = utcnow() - timedelta(seconds=1)
         session.flush()
-        assert client.post("/api/v1/auth/token", data={"username": u.username, "password": factories.PASSWORD}).status_code == 200
+        assert (
+            client.post(
+                "/api/v1/auth/token", data={"username": u.username, "password": factories.PASSWORD}
+            ).status_code
+            == 200
+        )
 
     def test_four_failures_then_success_resets_the_counter(self, client, session):
         u = factories.user(session, Role.CUSTOMER_MANAGER)
@@ -75,8 +87,15 @@ class TestApiToken:
         r = client.patch(f"/api/v1/users/{cm.id}", json={"is_active": False}, headers=admin_headers)
         assert r.status_code == 200, r.text
         assert client.get("/api/v1/me", headers=cm_headers).status_code == 401
-        assert session.scalar(select(func.count()).select_from(AuthSession).where(AuthSession.user_id == cm.id)) == 0
-        r = client.post("/api/v1/auth/token", data={"username": cm.username, "password": factories.PASSWORD})
+        assert (
+            session.scalar(
+                select(func.count()).select_from(AuthSession).where(AuthSession.user_id == cm.id)
+            )
+            == 0
+        )
+        r = client.post(
+            "/api/v1/auth/token", data={"username": cm.username, "password": factories.PASSWORD}
+        )
         assert r.status_code == 401
 
     def test_logout_revokes_the_token(self, client, session):
@@ -123,7 +142,11 @@ class TestWebSession:
         u = factories.user(session, Role.OPERATOR)
         factories.web_login(client, u.username)
         record = session.scalar(select(AuthSession).where(AuthSession.user_id == u.id))
-        assert timedelta(hours=11, minutes=59) < record.expires_at - record.created_at <= timedelta(hours=12, seconds=5)
+        assert (
+            timedelta(hours=11, minutes=59)
+            < record.expires_at - record.created_at
+            <= timedelta(hours=12, seconds=5)
+        )
         record.expires_at = utcnow() - timedelta(seconds=1)
         session.flush()
         assert client.get("/account", follow_redirects=False).status_code == 303
@@ -131,7 +154,10 @@ class TestWebSession:
     def test_wrong_password_on_the_form_shows_the_generic_message(self, client, session):
         u = factories.user(session, Role.OPERATOR)
         page = client.get("/login")
-        r = client.post("/login", data={"username": u.username, "password": "x", "csrf_token": csrf_from(page.text)})
+        r = client.post(
+            "/login",
+            data={"username": u.username, "password": "x", "csrf_token": csrf_from(page.text)},
+        )
         assert r.status_code == 401
         assert "用户名或密码错误" in r.text
 
@@ -158,8 +184,12 @@ class TestWebSession:
         page = client.get("/login?next=//evil.example/")
         r = client.post(
             "/login",
-            data={"username": u.username, "password": factories.PASSWORD, "next": "//evil.example/",
-                  "csrf_token": csrf_from(page.text)},
+            data={
+                "username": u.username,
+                "password": factories.PASSWORD,
+                "next": "//evil.example/",
+                "csrf_token": csrf_from(page.text),
+            },
             follow_redirects=False,
         )
         assert r.headers["location"] == "/"

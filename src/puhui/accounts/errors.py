@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from puhui.core.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
+from puhui.core.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
 
 LOGIN_FAILED_MESSAGE = (
     "Wrong username or password, or the account is locked for a while after too many failed "

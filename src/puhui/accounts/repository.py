@@ -100,7 +100,9 @@ def purge_sessions(session: Session, *, now: datetime, idle_cutoff: datetime) ->
 
 
 def touch_session(session: Session, session_id: str, now: datetime) -> None:
-    session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now))
+    session.execute(
+        update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now)
+    )
 
 
 def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:

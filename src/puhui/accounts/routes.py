@@ -32,7 +32,11 @@ from puhui.core.web import TxRoute, client_ip, db, error_response, page_params, 
 router = APIRouter(prefix="/api/v1", route_class=TxRoute, tags=["accounts"])
 
 
-@router.post("/auth/token", response_model=TokenRead, summary="Exchange a username and password for a bearer token")
+@router.post(
+    "/auth/token",
+    response_model=TokenRead,
+    summary="Exchange a username and password for a bearer token",
+)
 def issue_token(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
@@ -42,8 +46,13 @@ def issue_token(
 ) -> TokenRead | Response:
     settings = request.app.state.settings
     result = service.login(
-        session, username=username, password=password, kind="token",
-        ip=client_ip(request), user_agent=request.headers.get("user-agent"), settings=settings,
+        session,
+        username=username,
+        password=password,
+        kind="token",
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        settings=settings,
     )
     if not result.ok or result.token is None:
         # returned, not raised: the failure count and its audit record must commit
@@ -57,20 +66,37 @@ def revoke_token(actor: Actor = require(Action.SELF), session: Session = Depends
     return Response(status_code=204)
 
 
-@router.post("/auth/register/code", status_code=202, summary="Send a registration code to a mobile number")
+@router.post(
+    "/auth/register/code", status_code=202, summary="Send a registration code to a mobile number"
+)
 def registration_code(
-    request: Request, body: RegistrationCodeRequest, session: Session = Depends(db), _: Actor | None = public()
+    request: Request,
+    body: RegistrationCodeRequest,
+    session: Session = Depends(db),
+    _: Actor | None = public(),
 ) -> dict[str, str]:
-    service.request_registration_code(session, mobile=body.mobile, ip=client_ip(request), settings=request.app.state.settings)
+    service.request_registration_code(
+        session, mobile=body.mobile, ip=client_ip(request), settings=request.app.state.settings
+    )
     return {"status": "sent"}
 
 
-@router.post("/auth/register", status_code=201, response_model=UserRead, summary="Register an enterprise user")
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=UserRead,
+    summary="Register an enterprise user",
+)
 def register(
-    request: Request, body: EnterpriseRegistration, session: Session = Depends(db), _: Actor | None = public()
+    request: Request,
+    body: EnterpriseRegistration,
+    session: Session = Depends(db),
+    _: Actor | None = public(),
 ) -> UserRead | Response:
     try:
-        user = service.register_enterprise(session, data=body, ip=client_ip(request), settings=request.app.state.settings)
+        user = service.register_enterprise(
+            session, data=body, ip=client_ip(request), settings=request.app.state.settings
+        )
     except InvalidCode as exc:
         return error_response(request, exc)  # the attempt count commits
     return UserRead.model_validate(user)
@@ -85,8 +111,12 @@ def me(actor: Actor = require(Action.SELF), session: Session = Depends(db)) -> M
 
 
 @router.post("/me/password", status_code=204, summary="Change my password")
-def change_password(body: PasswordChange, actor: Actor = require(Action.SELF), session: Session = Depends(db)) -> Response:
-    service.change_password(session, actor=actor, current=body.current_password, new=body.new_password)
+def change_password(
+    body: PasswordChange, actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> Response:
+    service.change_password(
+        session, actor=actor, current=body.current_password, new=body.new_password
+    )
     return Response(status_code=204)
 
 
@@ -102,32 +132,57 @@ def list_institutions(
     return page_read(InstitutionRead, page)
 
 
-@router.post("/institutions", status_code=201, response_model=InstitutionRead, summary="Create an institution")
+@router.post(
+    "/institutions",
+    status_code=201,
+    response_model=InstitutionRead,
+    summary="Create an institution",
+)
 def create_institution(
-    body: InstitutionCreate, actor: Actor = require(Action.INSTITUTION_MANAGE), session: Session = Depends(db)
+    body: InstitutionCreate,
+    actor: Actor = require(Action.INSTITUTION_MANAGE),
+    session: Session = Depends(db),
 ) -> InstitutionRead:
-    return InstitutionRead.model_validate(service.create_institution(session, actor=actor, data=body))
+    return InstitutionRead.model_validate(
+        service.create_institution(session, actor=actor, data=body)
+    )
 
 
-@router.get("/institutions/{institution_id}", response_model=InstitutionRead, summary="One institution")
+@router.get(
+    "/institutions/{institution_id}", response_model=InstitutionRead, summary="One institution"
+)
 def get_institution(
-    institution_id: int, actor: Actor = require(Action.INSTITUTION_READ, obj="institution"), session: Session = Depends(db)
+    institution_id: int,
+    actor: Actor = require(Action.INSTITUTION_READ, obj="institution"),
+    session: Session = Depends(db),
 ) -> InstitutionRead:
-    return InstitutionRead.model_validate(service.get_institution(session, actor=actor, institution_id=institution_id))
+    return InstitutionRead.model_validate(
+        service.get_institution(session, actor=actor, institution_id=institution_id)
+    )
 
 
-@router.patch("/institutions/{institution_id}", response_model=InstitutionRead, summary="Rename, enable or disable an institution")
+@router.patch(
+    "/institutions/{institution_id}",
+    response_model=InstitutionRead,
+    summary="Rename, enable or disable an institution",
+)
 def update_institution(
     institution_id: int,
     body: InstitutionUpdate,
     actor: Actor = require(Action.INSTITUTION_MANAGE, obj="institution"),
     session: Session = Depends(db),
 ) -> InstitutionRead:
-    inst = service.update_institution(session, actor=actor, institution_id=institution_id, data=body)
+    inst = service.update_institution(
+        session, actor=actor, institution_id=institution_id, data=body
+    )
     return InstitutionRead.model_validate(inst)
 
 
-@router.get("/users", response_model=PageRead[UserRead], summary="List users (an administrator's own institution)")
+@router.get(
+    "/users",
+    response_model=PageRead[UserRead],
+    summary="List users (an administrator's own institution)",
+)
 def list_users(
     role: Role | None = None,
     q: Annotated[str | None, Query(max_length=64)] = None,
@@ -137,42 +192,75 @@ def list_users(
     session: Session = Depends(db),
 ) -> PageRead[UserRead]:
     page = service.list_users(
-        session, actor=actor, role=role.value if role else None, q=q, params=params, institution_id=institution_id
+        session,
+        actor=actor,
+        role=role.value if role else None,
+        q=q,
+        params=params,
+        institution_id=institution_id,
     )
     return page_read(UserRead, page)
 
 
 @router.post("/users", status_code=201, response_model=UserRead, summary="Create a user")
-def create_user(body: UserCreate, actor: Actor = require(Action.USER_MANAGE), session: Session = Depends(db)) -> UserRead:
+def create_user(
+    body: UserCreate, actor: Actor = require(Action.USER_MANAGE), session: Session = Depends(db)
+) -> UserRead:
     return UserRead.model_validate(service.create_user(session, actor=actor, data=body))
 
 
 @router.get("/users/{user_id}", response_model=UserRead, summary="One user")
-def get_user(user_id: int, actor: Actor = require(Action.USER_MANAGE, obj="user"), session: Session = Depends(db)) -> UserRead:
+def get_user(
+    user_id: int,
+    actor: Actor = require(Action.USER_MANAGE, obj="user"),
+    session: Session = Depends(db),
+) -> UserRead:
     return UserRead.model_validate(service.get_user(session, actor=actor, user_id=user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserRead, summary="Rename, change role, enable or disable a user")
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserRead,
+    summary="Rename, change role, enable or disable a user",
+)
 def update_user(
-    user_id: int, body: UserUpdate, actor: Actor = require(Action.USER_MANAGE, obj="user"), session: Session = Depends(db)
+    user_id: int,
+    body: UserUpdate,
+    actor: Actor = require(Action.USER_MANAGE, obj="user"),
+    session: Session = Depends(db),
 ) -> UserRead:
-    return UserRead.model_validate(service.update_user(session, actor=actor, user_id=user_id, data=body))
+    return UserRead.model_validate(
+        service.update_user(session, actor=actor, user_id=user_id, data=body)
+    )
 
 
 @router.get("/api-keys", response_model=PageRead[ApiKeyRead], summary="My institution's API keys")
 def list_api_keys(
-    params: PageParams = Depends(page_params), actor: Actor = require(Action.APIKEY_MANAGE), session: Session = Depends(db)
+    params: PageParams = Depends(page_params),
+    actor: Actor = require(Action.APIKEY_MANAGE),
+    session: Session = Depends(db),
 ) -> PageRead[ApiKeyRead]:
     page = service.list_api_keys(session, actor=actor, params=params)
     return page_read(ApiKeyRead, page)
 
 
-@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated, summary="Create an API key (shown once)")
-def create_api_key(body: ApiKeyCreate, actor: Actor = require(Action.APIKEY_MANAGE), session: Session = Depends(db)) -> ApiKeyCreated:
+@router.post(
+    "/api-keys",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    summary="Create an API key (shown once)",
+)
+def create_api_key(
+    body: ApiKeyCreate, actor: Actor = require(Action.APIKEY_MANAGE), session: Session = Depends(db)
+) -> ApiKeyCreated:
     key, raw = service.create_api_key(session, actor=actor, data=body)
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=raw)
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyRead, summary="Revoke an API key")
-def revoke_api_key(key_id: int, actor: Actor = require(Action.APIKEY_MANAGE, obj="api_key"), session: Session = Depends(db)) -> ApiKeyRead:
+def revoke_api_key(
+    key_id: int,
+    actor: Actor = require(Action.APIKEY_MANAGE, obj="api_key"),
+    session: Session = Depends(db),
+) -> ApiKeyRead:
     return ApiKeyRead.model_validate(service.revoke_api_key(session, actor=actor, key_id=key_id))

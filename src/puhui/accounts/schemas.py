@@ -7,14 +7,24 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+)
 
 from puhui.core.i18n import N_
 from puhui.core.masking import mask_mobile
 from puhui.core.policy import InstitutionKind, Role
 
 Username = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$"
+    ),
 ]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -72,7 +82,9 @@ class UserCreate(Input):
 
 
 class UserUpdate(Input):
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None
+    ) = None
     is_active: bool | None = None
     role: Role | None = None
 
@@ -107,7 +119,7 @@ class PasswordChange(Input):
 
 class TokenRead(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int
 
 

@@ -42,6 +42,7 @@ from puhui.accounts.schemas import (
 from puhui.audit import service as audit
 from puhui.config import Settings, get_settings
 from puhui.core.errors import Conflict, PermissionDenied, field_error
+from puhui.core.i18n import N_, gettext
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import API_KEY_ROLES, Actor, InstitutionKind, Role, role_fits_kind
@@ -62,6 +63,10 @@ API_KEY_PREFIX = "phk"
 REGISTRATION = "registration"
 CODE_RESEND_SECONDS = 60
 CODE_MAX_ATTEMPTS = 5
+REGISTRATION_SMS = N_(
+    "[Puhui] Your registration code is {code}, valid for {minutes} minutes. "
+    "If you did not ask for it, ignore this message."
+)
 
 
 # --- actors ------------------------------------------------------------------------------
@@ -120,7 +125,13 @@ def login(
     if user is not None and user.institution_id is not None:
         inst = repository.institution_by_id(session, user.institution_id)
         institution_ok = inst is not None and inst.is_active
-    if user is None or not user.is_active or not institution_ok or user.is_locked(now) or not password_ok:
+    if (
+        user is None
+        or not user.is_active
+        or not institution_ok
+        or user.is_locked(now)
+        or not password_ok
+    ):
         reason = (
             "unknown_user"
             if user is None
@@ -188,7 +199,9 @@ def login(
 def logout(session: Session, *, actor: Actor) -> None:
     if actor.session_id:
         repository.delete_auth_session(session, actor.session_id)
-    audit.record(session, actor=actor, action="auth.logout", target_type="user", target_id=actor.user_id)
+    audit.record(
+        session, actor=actor, action="auth.logout", target_type="user", target_id=actor.user_id
+    )
     session.flush()
 
 
@@ -274,10 +287,14 @@ def get_institution_by_name(session: Session, name: str) -> Institution | None:
     return repository.institution_by_name(session, name)
 
 
-def create_institution(session: Session, *, actor: Actor | None, data: InstitutionCreate) -> Institution:
+def create_institution(
+    session: Session, *, actor: Actor | None, data: InstitutionCreate
+) -> Institution:
     code = data.code or None
     if repository.institution_exists(session, name=data.name, code=code):
-        raise DuplicateInstitution(details=[{"field": "name", "message": DuplicateInstitution.default_message}])
+        raise DuplicateInstitution(
+            details=[{"field": "name", "message": DuplicateInstitution.default_message}]
+        )
     inst = Institution(name=data.name, kind=data.kind.value, code=code, is_active=True)
     session.add(inst)
     session.flush()
@@ -300,7 +317,9 @@ def update_institution(
     changes: dict[str, object] = {}
     if data.name is not None and data.name != inst.name:
         if repository.institution_by_name(session, data.name) is not None:
-            raise DuplicateInstitution(details=[{"field": "name", "message": DuplicateInstitution.default_message}])
+            raise DuplicateInstitution(
+                details=[{"field": "name", "message": DuplicateInstitution.default_message}]
+            )
         changes["name"] = [inst.name, data.name]
         inst.name = data.name
     if data.is_active is not None and data.is_active != inst.is_active:
@@ -311,8 +330,12 @@ def update_institution(
     session.flush()
     if changes:
         audit.record(
-            session, actor=actor, action="institution.update", target_type="institution",
-            target_id=inst.id, details=changes,
+            session,
+            actor=actor,
+            action="institution.update",
+            target_type="institution",
+            target_id=inst.id,
+            details=changes,
         )
     return inst
 
@@ -328,18 +351,27 @@ def _check_password(password: str, field: str = "password") -> None:
 
 def _scoped_user(session: Session, *, actor: Actor, user_id: int) -> User:
     user = repository.user_by_id(session, user_id)
-    if user is None or (actor.role is not Role.OPERATOR and user.institution_id != actor.institution_id):
+    if user is None or (
+        actor.role is not Role.OPERATOR and user.institution_id != actor.institution_id
+    ):
         raise UserNotFound()
     return user
 
 
 def list_users(
-    session: Session, *, actor: Actor, role: str | None, q: str | None, params: PageParams,
+    session: Session,
+    *,
+    actor: Actor,
+    role: str | None,
+    q: str | None,
+    params: PageParams,
     institution_id: int | None = None,
 ) -> Page[User]:
     if actor.role is not Role.OPERATOR:
         institution_id = actor.institution_id
-    return paginate(session, repository.users_query(institution_id=institution_id, role=role, q=q), params)
+    return paginate(
+        session, repository.users_query(institution_id=institution_id, role=role, q=q), params
+    )
 
 
 def get_user(session: Session, *, actor: Actor, user_id: int) -> User:
@@ -356,18 +388,25 @@ def get_me(session: Session, *, actor: Actor) -> User:
     return user
 
 
-def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> User:
+def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> User:  # noqa: PLR0912
     """Create a user. ``actor=None`` is the command line (a platform operator's tool)."""
     if actor is not None and actor.role is Role.INSTITUTION_ADMIN:
         if data.institution_id not in (None, actor.institution_id):
             raise InstitutionNotFound()
         data = data.model_copy(update={"institution_id": actor.institution_id})
         if data.role in {Role.OPERATOR, Role.REGULATOR, Role.AUDITOR, Role.ENTERPRISE}:
-            raise PermissionDenied("An institution administrator cannot create {role} users.", role=data.role.value)
+            raise PermissionDenied(
+                "An institution administrator cannot create {role} users.", role=data.role.value
+            )
     if repository.user_by_username(session, data.username) is not None:
         raise DuplicateUsername(
-            details=[{"field": "username", "message": DuplicateUsername.default_message,
-                      "params": {"username": data.username}}],
+            details=[
+                {
+                    "field": "username",
+                    "message": DuplicateUsername.default_message,
+                    "params": {"username": data.username},
+                }
+            ],
             username=data.username,
         )
     _check_password(data.password)
@@ -380,7 +419,9 @@ def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> U
     uscc: str | None = None
     if data.role is Role.ENTERPRISE:
         if data.institution_id is not None:
-            raise field_error("institution_id", "Enterprise users belong to an entity, not an institution.")
+            raise field_error(
+                "institution_id", "Enterprise users belong to an entity, not an institution."
+            )
         if not data.entity_uscc:
             raise field_error("entity_uscc", "Enterprise users must be bound to a USCC.")
         try:
@@ -388,15 +429,26 @@ def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> U
         except entities.InvalidUSCC as exc:
             raise field_error("entity_uscc", exc.reason, **exc.params) from exc
         if repository.user_by_uscc(session, uscc) is not None:
-            raise Conflict("This entity already has an account.", details=[{"field": "entity_uscc", "message": "This entity already has an account."}])
+            raise Conflict(
+                "This entity already has an account.",
+                details=[
+                    {"field": "entity_uscc", "message": "This entity already has an account."}
+                ],
+            )
     elif data.entity_uscc:
         raise field_error("entity_uscc", "Only enterprise users are bound to a USCC.")
     if not role_fits_kind(data.role, kind):
         if kind is None:
-            raise field_error("institution_id", "A {role} user must belong to an institution.", role=data.role.value)
+            raise field_error(
+                "institution_id",
+                "A {role} user must belong to an institution.",
+                role=data.role.value,
+            )
         raise field_error(
-            "role", "The role {role} does not fit an institution of kind {kind}.",
-            role=data.role.value, kind=kind.value,
+            "role",
+            "The role {role} does not fit an institution of kind {kind}.",
+            role=data.role.value,
+            kind=kind.value,
         )
     user = User(
         username=data.username,
@@ -419,7 +471,11 @@ def create_user(session: Session, *, actor: Actor | None, data: UserCreate) -> U
         action="user.create",
         target_type="user",
         target_id=user.id,
-        details={"username": user.username, "role": user.role, "institution_id": user.institution_id},
+        details={
+            "username": user.username,
+            "role": user.role,
+            "institution_id": user.institution_id,
+        },
     )
     return user
 
@@ -431,10 +487,22 @@ def update_user(session: Session, *, actor: Actor, user_id: int, data: UserUpdat
         changes["display_name"] = [user.display_name, data.display_name]
         user.display_name = data.display_name
     if data.role is not None and data.role.value != user.role:
-        inst = repository.institution_by_id(session, user.institution_id) if user.institution_id else None
+        inst = (
+            repository.institution_by_id(session, user.institution_id)
+            if user.institution_id
+            else None
+        )
         if not role_fits_kind(data.role, inst.kind_enum if inst else None):
-            raise field_error("role", "The role {role} does not fit this user's institution.", role=data.role.value)
-        if actor.role is Role.INSTITUTION_ADMIN and data.role in {Role.OPERATOR, Role.REGULATOR, Role.AUDITOR}:
+            raise field_error(
+                "role",
+                "The role {role} does not fit this user's institution.",
+                role=data.role.value,
+            )
+        if actor.role is Role.INSTITUTION_ADMIN and data.role in {
+            Role.OPERATOR,
+            Role.REGULATOR,
+            Role.AUDITOR,
+        }:
             raise PermissionDenied()
         changes["role"] = [user.role, data.role.value]
         user.role = data.role.value
@@ -452,15 +520,28 @@ def update_user(session: Session, *, actor: Actor, user_id: int, data: UserUpdat
             user.locked_until = None
     session.flush()
     if changes:
-        audit.record(session, actor=actor, action="user.update", target_type="user", target_id=user.id, details=changes)
+        audit.record(
+            session,
+            actor=actor,
+            action="user.update",
+            target_type="user",
+            target_id=user.id,
+            details=changes,
+        )
     return user
 
 
 def change_password(session: Session, *, actor: Actor, current: str, new: str) -> None:
     user = get_me(session, actor=actor)
     if not verify_password(user.password_hash, current):
-        audit.record(session, actor=actor, action="user.password_change", target_type="user",
-                     target_id=user.id, outcome="failed")
+        audit.record(
+            session,
+            actor=actor,
+            action="user.password_change",
+            target_type="user",
+            target_id=user.id,
+            outcome="failed",
+        )
         raise field_error("current_password", "The current password is wrong.")
     _check_password(new, "new_password")
     if verify_password(user.password_hash, new):
@@ -468,7 +549,9 @@ def change_password(session: Session, *, actor: Actor, current: str, new: str) -
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
     repository.delete_user_sessions(session, user.id, keep=actor.session_id)
-    audit.record(session, actor=actor, action="user.password_change", target_type="user", target_id=user.id)
+    audit.record(
+        session, actor=actor, action="user.password_change", target_type="user", target_id=user.id
+    )
     session.flush()
 
 
@@ -488,8 +571,10 @@ def create_api_key(session: Session, *, actor: Actor, data: ApiKeyCreate) -> tup
         raise field_error("role", "An API key cannot act as {role}.", role=data.role.value)
     if not role_fits_kind(data.role, actor.institution_kind):
         raise field_error(
-            "role", "The role {role} does not fit an institution of kind {kind}.",
-            role=data.role.value, kind=str(actor.institution_kind),
+            "role",
+            "The role {role} does not fit an institution of kind {kind}.",
+            role=data.role.value,
+            kind=str(actor.institution_kind),
         )
     prefix = new_token(6).replace("_", "x").replace("-", "y")[:8]
     raw = f"{API_KEY_PREFIX}_{prefix}_{new_token(32).replace('_', 'x')}"
@@ -503,8 +588,14 @@ def create_api_key(session: Session, *, actor: Actor, data: ApiKeyCreate) -> tup
     )
     session.add(key)
     session.flush()
-    audit.record(session, actor=actor, action="apikey.create", target_type="api_key", target_id=key.id,
-                 details={"name": key.name, "role": key.role})
+    audit.record(
+        session,
+        actor=actor,
+        action="apikey.create",
+        target_type="api_key",
+        target_id=key.id,
+        details={"name": key.name, "role": key.role},
+    )
     return key, raw
 
 
@@ -514,7 +605,9 @@ def revoke_api_key(session: Session, *, actor: Actor, key_id: int) -> ApiKey:
         raise ApiKeyNotFound()
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        audit.record(session, actor=actor, action="apikey.revoke", target_type="api_key", target_id=key.id)
+        audit.record(
+            session, actor=actor, action="apikey.revoke", target_type="api_key", target_id=key.id
+        )
     session.flush()
     return key
 
@@ -546,10 +639,19 @@ def request_registration_code(
         session,
         recipient=mobile,
         purpose=REGISTRATION,
-        body=f"【普惠平台】您的注册验证码为 {code}，{settings.otp_ttl_minutes} 分钟内有效。如非本人操作请忽略。",
+        body=gettext(
+            settings.default_locale, REGISTRATION_SMS, code=code, minutes=settings.otp_ttl_minutes
+        ),
     )
-    audit.record(session, actor=None, action="auth.registration_code", outcome="ok", ip=ip,
-                 target_type="one_time_code", target_id=None)
+    audit.record(
+        session,
+        actor=None,
+        action="auth.registration_code",
+        outcome="ok",
+        ip=ip,
+        target_type="one_time_code",
+        target_id=None,
+    )
     session.flush()
     return otp
 
@@ -558,7 +660,12 @@ def _consume_code(session: Session, *, mobile: str, code: str, settings: Setting
     now = utcnow()
     recipient = keyed_digest(settings.secret_key, f"mobile:{mobile}")
     otp = repository.latest_code(session, recipient_digest=recipient, purpose=REGISTRATION)
-    if otp is None or otp.consumed_at is not None or otp.expires_at <= now or otp.attempts >= CODE_MAX_ATTEMPTS:
+    if (
+        otp is None
+        or otp.consumed_at is not None
+        or otp.expires_at <= now
+        or otp.attempts >= CODE_MAX_ATTEMPTS
+    ):
         raise InvalidCode(details=[{"field": "code", "message": InvalidCode.default_message}])
     if otp.code_digest != keyed_digest(settings.secret_key, f"code:{code}"):
         otp.attempts += 1
@@ -569,7 +676,11 @@ def _consume_code(session: Session, *, mobile: str, code: str, settings: Setting
 
 
 def register_enterprise(
-    session: Session, *, data: EnterpriseRegistration, ip: str | None, settings: Settings | None = None
+    session: Session,
+    *,
+    data: EnterpriseRegistration,
+    ip: str | None,
+    settings: Settings | None = None,
 ) -> User:
     """Create an enterprise user bound to one entity after its mobile number is verified.
 
@@ -583,12 +694,19 @@ def register_enterprise(
     except entities.InvalidUSCC as exc:
         raise field_error("uscc", exc.reason, **exc.params) from exc
     if repository.user_by_uscc(session, uscc) is not None:
-        raise Conflict("This entity already has an account.",
-                       details=[{"field": "uscc", "message": "This entity already has an account."}])
+        raise Conflict(
+            "This entity already has an account.",
+            details=[{"field": "uscc", "message": "This entity already has an account."}],
+        )
     if repository.user_by_username(session, data.username) is not None:
         raise DuplicateUsername(
-            details=[{"field": "username", "message": DuplicateUsername.default_message,
-                      "params": {"username": data.username}}],
+            details=[
+                {
+                    "field": "username",
+                    "message": DuplicateUsername.default_message,
+                    "params": {"username": data.username},
+                }
+            ],
             username=data.username,
         )
     _check_password(data.password)
@@ -607,8 +725,14 @@ def register_enterprise(
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor_for(user, ip=ip), action="user.register", target_type="user",
-                 target_id=user.id, details={"uscc": uscc})
+    audit.record(
+        session,
+        actor=actor_for(user, ip=ip),
+        action="user.register",
+        target_type="user",
+        target_id=user.id,
+        details={"uscc": uscc},
+    )
     return user
 
 

@@ -67,18 +67,24 @@ def _errors(request: Request, exc: ValidationError | PuhuiError) -> tuple[dict[s
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, actor: Actor = require(Action.SELF), session: Session = Depends(db)) -> HTMLResponse:
+def home(
+    request: Request, actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> HTMLResponse:
     me = service.get_me(session, actor=actor)
     return render(request, "accounts/home.html", {"me": me}, actor=actor)
 
 
 @router.get("/lang/{locale}")
 def set_language(
-    locale: str, next: Annotated[str | None, Query(max_length=500)] = None, _: Actor | None = public()
+    locale: str,
+    next: Annotated[str | None, Query(max_length=500)] = None,
+    _: Actor | None = public(),
 ) -> Response:
     response = redirect(safe_next(next))
     if locale in LOCALES:
-        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        response.set_cookie(
+            LANG_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax", httponly=True
+        )
     return response
 
 
@@ -87,7 +93,9 @@ def set_language(
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(
-    request: Request, next: Annotated[str | None, Query(max_length=500)] = None, actor: Actor | None = public()
+    request: Request,
+    next: Annotated[str | None, Query(max_length=500)] = None,
+    actor: Actor | None = public(),
 ) -> Response:
     if actor is not None:
         return redirect(safe_next(next))
@@ -105,18 +113,29 @@ def login(
 ) -> Response:
     settings = request.app.state.settings
     result = service.login(
-        session, username=username, password=password, kind="web", ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"), settings=settings,
+        session,
+        username=username,
+        password=password,
+        kind="web",
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+        settings=settings,
     )
     if not result.ok or result.token is None:
         message = translate(request, LoginFailed.default_message)
         return render(
-            request, "accounts/login.html",
-            {"next": safe_next(next), "username": username, "error": message}, status_code=401,
+            request,
+            "accounts/login.html",
+            {"next": safe_next(next), "username": username, "error": message},
+            status_code=401,
         )
     response = redirect(safe_next(next))
     response.set_cookie(
-        SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=settings.cookie_secure,
+        SESSION_COOKIE,
+        result.token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
         max_age=settings.session_absolute_hours * 3600,
     )
     return response
@@ -142,20 +161,37 @@ def register_page(request: Request, actor: Actor | None = public()) -> Response:
 
 @router.post("/register/code", response_class=HTMLResponse)
 def register_code(
-    request: Request, mobile: Annotated[str, Form(max_length=20)] = "", session: Session = Depends(db),
+    request: Request,
+    mobile: Annotated[str, Form(max_length=20)] = "",
+    session: Session = Depends(db),
     _: Actor | None = public(),
 ) -> HTMLResponse:
     try:
         body = RegistrationCodeRequest(mobile=mobile)
-        service.request_registration_code(session, mobile=body.mobile, ip=client_ip(request),
-                                          settings=request.app.state.settings)
+        service.request_registration_code(
+            session, mobile=body.mobile, ip=client_ip(request), settings=request.app.state.settings
+        )
     except (ValidationError, PuhuiError) as exc:
         errors, summary = _errors(request, exc)
         session.rollback()
-        return render(request, "accounts/_code_status.html",
-                      {"ok": False, "message": errors.get("mobile", summary)}, status_code=200)
-    return render(request, "accounts/_code_status.html",
-                  {"ok": True, "message": translate(request, "A code was sent to {mobile}.", mobile=body.mobile[:3] + "****" + body.mobile[-4:])})
+        return render(
+            request,
+            "accounts/_code_status.html",
+            {"ok": False, "message": errors.get("mobile", summary)},
+            status_code=200,
+        )
+    return render(
+        request,
+        "accounts/_code_status.html",
+        {
+            "ok": True,
+            "message": translate(
+                request,
+                "A code was sent to {mobile}.",
+                mobile=body.mobile[:3] + "****" + body.mobile[-4:],
+            ),
+        },
+    )
 
 
 @router.post("/register", response_class=HTMLResponse)
@@ -175,20 +211,37 @@ def register(
     try:
         if password != password2:
             errors = {"password2": translate(request, "The two passwords differ.")}
-            return render(request, "accounts/register.html", {"form": form, "errors": errors}, status_code=422)
+            return render(
+                request, "accounts/register.html", {"form": form, "errors": errors}, status_code=422
+            )
         data = EnterpriseRegistration(
-            uscc=uscc, mobile=mobile, code=code, username=username, password=password, display_name=display_name
+            uscc=uscc,
+            mobile=mobile,
+            code=code,
+            username=username,
+            password=password,
+            display_name=display_name,
         )
-        service.register_enterprise(session, data=data, ip=client_ip(request), settings=request.app.state.settings)
+        service.register_enterprise(
+            session, data=data, ip=client_ip(request), settings=request.app.state.settings
+        )
     except InvalidCode as exc:  # the attempt count commits with this response
         errors, summary = _errors(request, exc)
-        return render(request, "accounts/register.html",
-                      {"form": form, "errors": errors, "summary": summary}, status_code=422)
+        return render(
+            request,
+            "accounts/register.html",
+            {"form": form, "errors": errors, "summary": summary},
+            status_code=422,
+        )
     except (ValidationError, PuhuiError) as exc:
         session.rollback()
         errors, summary = _errors(request, exc)
-        return render(request, "accounts/register.html",
-                      {"form": form, "errors": errors, "summary": summary}, status_code=422)
+        return render(
+            request,
+            "accounts/register.html",
+            {"form": form, "errors": errors, "summary": summary},
+            status_code=422,
+        )
     return render(request, "accounts/registered.html", {"username": data.username})
 
 
@@ -196,7 +249,9 @@ def register(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, actor: Actor = require(Action.SELF), session: Session = Depends(db)) -> HTMLResponse:
+def account_page(
+    request: Request, actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> HTMLResponse:
     me = service.get_me(session, actor=actor)
     return render(request, "accounts/account.html", {"me": me, "errors": {}}, actor=actor)
 
@@ -213,29 +268,59 @@ def account_password(
     me = service.get_me(session, actor=actor)
     if new_password != new_password2:
         errors = {"new_password2": translate(request, "The two passwords differ.")}
-        return render(request, "accounts/account.html", {"me": me, "errors": errors}, status_code=422, actor=actor)
+        return render(
+            request,
+            "accounts/account.html",
+            {"me": me, "errors": errors},
+            status_code=422,
+            actor=actor,
+        )
     try:
         service.change_password(session, actor=actor, current=current_password, new=new_password)
     except PuhuiError as exc:
         session.rollback()
         errors, summary = _errors(request, exc)
-        return render(request, "accounts/account.html", {"me": me, "errors": errors, "summary": summary},
-                      status_code=exc.status, actor=actor)
-    return render(request, "accounts/account.html",
-                  {"me": me, "errors": {}, "notice": translate(request, "Your password was changed.")}, actor=actor)
+        return render(
+            request,
+            "accounts/account.html",
+            {"me": me, "errors": errors, "summary": summary},
+            status_code=exc.status,
+            actor=actor,
+        )
+    return render(
+        request,
+        "accounts/account.html",
+        {"me": me, "errors": {}, "notice": translate(request, "Your password was changed.")},
+        actor=actor,
+    )
 
 
 # --- institutions ---------------------------------------------------------------------------
 
 
 def _institutions_page(
-    request: Request, session: Session, actor: Actor, params: PageParams, *, kind: str | None = None,
-    q: str | None = None, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-    summary: str | None = None, status_code: int = 200,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    params: PageParams,
+    *,
+    kind: str | None = None,
+    q: str | None = None,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    summary: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     page = service.list_institutions(session, kind=kind, q=q, params=params)
-    ctx = {"page": page, "kinds": list(InstitutionKind), "kind": kind or "", "q": q or "",
-           "form": form or {}, "errors": errors or {}, "summary": summary}
+    ctx = {
+        "page": page,
+        "kinds": list(InstitutionKind),
+        "kind": kind or "",
+        "q": q or "",
+        "form": form or {},
+        "errors": errors or {},
+        "summary": summary,
+    }
     return render(request, "accounts/institutions.html", ctx, status_code=status_code, actor=actor)
 
 
@@ -268,8 +353,16 @@ def institutions_create(
     except (ValidationError, PuhuiError) as exc:
         session.rollback()
         errors, summary = _errors(request, exc)
-        return _institutions_page(request, session, actor, PageParams(), form=form, errors=errors,
-                                  summary=summary, status_code=422)
+        return _institutions_page(
+            request,
+            session,
+            actor,
+            PageParams(),
+            form=form,
+            errors=errors,
+            summary=summary,
+            status_code=422,
+        )
     return redirect(f"/admin/institutions/{inst.id}")
 
 
@@ -284,7 +377,9 @@ def institution_detail(
     inst = service.get_institution(session, actor=actor, institution_id=institution_id)
     users = None
     if actor.can(Action.USER_MANAGE):
-        users = service.list_users(session, actor=actor, role=None, q=None, params=params, institution_id=inst.id)
+        users = service.list_users(
+            session, actor=actor, role=None, q=None, params=params, institution_id=inst.id
+        )
     return render(request, "accounts/institution.html", {"inst": inst, "users": users}, actor=actor)
 
 
@@ -295,8 +390,12 @@ def institution_set_active(
     actor: Actor = require(Action.INSTITUTION_MANAGE, obj="institution"),
     session: Session = Depends(db),
 ) -> Response:
-    service.update_institution(session, actor=actor, institution_id=institution_id,
-                               data=InstitutionUpdate(is_active=active))
+    service.update_institution(
+        session,
+        actor=actor,
+        institution_id=institution_id,
+        data=InstitutionUpdate(is_active=active),
+    )
     return redirect(f"/admin/institutions/{institution_id}")
 
 
@@ -305,21 +404,41 @@ def institution_set_active(
 
 def _creatable_roles(actor: Actor) -> list[Role]:
     if actor.role is Role.INSTITUTION_ADMIN:
-        return [r for r in Role if actor.institution_kind in ROLE_KINDS[r]
-                and r not in {Role.OPERATOR, Role.REGULATOR, Role.AUDITOR}]
+        return [
+            r
+            for r in Role
+            if actor.institution_kind in ROLE_KINDS[r]
+            and r not in {Role.OPERATOR, Role.REGULATOR, Role.AUDITOR}
+        ]
     return [r for r in Role if r is not Role.ENTERPRISE]
 
 
 def _users_page(
-    request: Request, session: Session, actor: Actor, params: PageParams, *, role: str | None = None,
-    q: str | None = None, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-    summary: str | None = None, status_code: int = 200,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    params: PageParams,
+    *,
+    role: str | None = None,
+    q: str | None = None,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    summary: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     page = service.list_users(session, actor=actor, role=role, q=q, params=params)
     institutions = service.all_institutions(session) if actor.role is Role.OPERATOR else []
-    ctx = {"page": page, "roles": list(Role), "creatable_roles": _creatable_roles(actor), "role": role or "",
-           "q": q or "", "form": form or {}, "errors": errors or {}, "summary": summary,
-           "institutions": institutions}
+    ctx = {
+        "page": page,
+        "roles": list(Role),
+        "creatable_roles": _creatable_roles(actor),
+        "role": role or "",
+        "q": q or "",
+        "form": form or {},
+        "errors": errors or {},
+        "summary": summary,
+        "institutions": institutions,
+    }
     return render(request, "accounts/users.html", ctx, status_code=status_code, actor=actor)
 
 
@@ -348,30 +467,55 @@ def users_create(
     actor: Actor = require(Action.USER_MANAGE),
     session: Session = Depends(db),
 ) -> Response:
-    form = {"username": username, "display_name": display_name, "role": role,
-            "institution_id": institution_id, "mobile": mobile}
+    form = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "institution_id": institution_id,
+        "mobile": mobile,
+    }
     try:
-        data = UserCreate.model_validate({
-            "username": username, "display_name": display_name, "role": role, "password": password,
-            "institution_id": institution_id or None, "mobile": mobile or None,
-        })
+        data = UserCreate.model_validate(
+            {
+                "username": username,
+                "display_name": display_name,
+                "role": role,
+                "password": password,
+                "institution_id": institution_id or None,
+                "mobile": mobile or None,
+            }
+        )
         user = service.create_user(session, actor=actor, data=data)
     except (ValidationError, PuhuiError) as exc:
         session.rollback()
         errors, summary = _errors(request, exc)
-        return _users_page(request, session, actor, PageParams(), form=form, errors=errors,
-                           summary=summary, status_code=422)
+        return _users_page(
+            request,
+            session,
+            actor,
+            PageParams(),
+            form=form,
+            errors=errors,
+            summary=summary,
+            status_code=422,
+        )
     return redirect(f"/admin/users/{user.id}")
 
 
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
 def user_detail(
-    request: Request, user_id: int, actor: Actor = require(Action.USER_MANAGE, obj="user"),
+    request: Request,
+    user_id: int,
+    actor: Actor = require(Action.USER_MANAGE, obj="user"),
     session: Session = Depends(db),
 ) -> HTMLResponse:
     user = service.get_user(session, actor=actor, user_id=user_id)
-    return render(request, "accounts/user.html",
-                  {"user": user, "roles": _creatable_roles(actor), "errors": {}}, actor=actor)
+    return render(
+        request,
+        "accounts/user.html",
+        {"user": user, "roles": _creatable_roles(actor), "errors": {}},
+        actor=actor,
+    )
 
 
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
@@ -385,10 +529,13 @@ def user_update(
     session: Session = Depends(db),
 ) -> Response:
     try:
-        data = UserUpdate.model_validate({
-            "display_name": display_name, "role": role or None,
-            "is_active": None if active is None else active == "true",
-        })
+        data = UserUpdate.model_validate(
+            {
+                "display_name": display_name,
+                "role": role or None,
+                "is_active": None if active is None else active == "true",
+            }
+        )
         service.update_user(session, actor=actor, user_id=user_id, data=data)
     except (ValidationError, PuhuiError) as exc:
         if isinstance(exc, PuhuiError) and exc.status == 404:
@@ -396,9 +543,13 @@ def user_update(
         session.rollback()
         user = service.get_user(session, actor=actor, user_id=user_id)
         errors, summary = _errors(request, exc)
-        return render(request, "accounts/user.html",
-                      {"user": user, "roles": _creatable_roles(actor), "errors": errors, "summary": summary},
-                      status_code=422, actor=actor)
+        return render(
+            request,
+            "accounts/user.html",
+            {"user": user, "roles": _creatable_roles(actor), "errors": errors, "summary": summary},
+            status_code=422,
+            actor=actor,
+        )
     return redirect(f"/admin/users/{user_id}")
 
 
@@ -406,18 +557,33 @@ def user_update(
 
 
 def _api_keys_page(
-    request: Request, session: Session, actor: Actor, params: PageParams, *, created: str | None = None,
-    errors: dict[str, str] | None = None, summary: str | None = None, status_code: int = 200,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    params: PageParams,
+    *,
+    created: str | None = None,
+    errors: dict[str, str] | None = None,
+    summary: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     page = service.list_api_keys(session, actor=actor, params=params)
     roles = [r for r in API_KEY_ROLES if actor.institution_kind in ROLE_KINDS[r]]
-    ctx = {"page": page, "roles": sorted(roles), "created": created, "errors": errors or {}, "summary": summary}
+    ctx = {
+        "page": page,
+        "roles": sorted(roles),
+        "created": created,
+        "errors": errors or {},
+        "summary": summary,
+    }
     return render(request, "accounts/api_keys.html", ctx, status_code=status_code, actor=actor)
 
 
 @router.get("/admin/api-keys", response_class=HTMLResponse)
 def api_keys_page(
-    request: Request, params: PageParams = Depends(page_params), actor: Actor = require(Action.APIKEY_MANAGE),
+    request: Request,
+    params: PageParams = Depends(page_params),
+    actor: Actor = require(Action.APIKEY_MANAGE),
     session: Session = Depends(db),
 ) -> HTMLResponse:
     return _api_keys_page(request, session, actor, params)
@@ -432,17 +598,23 @@ def api_keys_create(
     session: Session = Depends(db),
 ) -> HTMLResponse:
     try:
-        _, raw = service.create_api_key(session, actor=actor, data=ApiKeyCreate.model_validate({"name": name, "role": role}))
+        _, raw = service.create_api_key(
+            session, actor=actor, data=ApiKeyCreate.model_validate({"name": name, "role": role})
+        )
     except (ValidationError, PuhuiError) as exc:
         session.rollback()
         errors, summary = _errors(request, exc)
-        return _api_keys_page(request, session, actor, PageParams(), errors=errors, summary=summary, status_code=422)
+        return _api_keys_page(
+            request, session, actor, PageParams(), errors=errors, summary=summary, status_code=422
+        )
     return _api_keys_page(request, session, actor, PageParams(), created=raw, status_code=201)
 
 
 @router.post("/admin/api-keys/{key_id}/revoke")
 def api_keys_revoke(
-    key_id: int, actor: Actor = require(Action.APIKEY_MANAGE, obj="api_key"), session: Session = Depends(db)
+    key_id: int,
+    actor: Actor = require(Action.APIKEY_MANAGE, obj="api_key"),
+    session: Session = Depends(db),
 ) -> Response:
     service.revoke_api_key(session, actor=actor, key_id=key_id)
     return redirect("/admin/api-keys")

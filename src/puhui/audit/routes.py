@@ -15,7 +15,9 @@ from puhui.core.web import TxRoute, db, page_params, require
 router = APIRouter(prefix="/api/v1/audit", route_class=TxRoute, tags=["audit"])
 
 
-@router.get("/events", response_model=PageRead[AuditEventRead], summary="Audit events, newest first")
+@router.get(
+    "/events", response_model=PageRead[AuditEventRead], summary="Audit events, newest first"
+)
 def list_events(
     action: Annotated[str | None, Query(max_length=64, description="Prefix, e.g. `auth.`")] = None,
     outcome: Outcome | None = None,
@@ -28,7 +30,11 @@ def list_events(
     session: Session = Depends(db),
 ) -> PageRead[AuditEventRead]:
     flt = AuditFilter(
-        action=action, outcome=outcome, username=username, institution_id=institution_id,
-        since=since, until=until,
+        action=action,
+        outcome=outcome,
+        username=username,
+        institution_id=institution_id,
+        since=since,
+        until=until,
     )
     return page_read(AuditEventRead, service.list_events(session, flt=flt, params=params))

@@ -39,10 +39,18 @@ def audit_page(
     session: Session = Depends(db),
 ) -> HTMLResponse:
     flt = AuditFilter(
-        action=action or None, outcome=outcome or None, username=username or None,
-        since=_day(since), until=_day(until, end=True),
+        action=action or None,
+        outcome=outcome or None,
+        username=username or None,
+        since=_day(since),
+        until=_day(until, end=True),
     )
     page = service.list_events(session, flt=flt, params=params)
-    filters = {"action": action or "", "outcome": outcome or "", "username": username or "",
-               "since": since or "", "until": until or ""}
+    filters = {
+        "action": action or "",
+        "outcome": outcome or "",
+        "username": username or "",
+        "since": since or "",
+        "until": until or "",
+    }
     return render(request, "audit/events.html", {"page": page, "filters": filters}, actor=actor)

@@ -102,7 +102,11 @@ def session_scope(factory: sessionmaker[Session] | None = None) -> Iterator[Sess
 
 
 def is_postgres(session_or_engine: Session | Engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+    bind = (
+        session_or_engine.get_bind()
+        if isinstance(session_or_engine, Session)
+        else session_or_engine
+    )
     return bind.dialect.name == "postgresql"
 
 

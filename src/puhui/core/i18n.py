@@ -8,7 +8,7 @@ translation falls back to the English id, never to an empty string.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ DEFAULT_LOCALE = "zh_CN"
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(locale: str) -> Mapping[str, str]:
     path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
     if not path.exists():

@@ -186,7 +186,9 @@ class Worker:
         retry_base_seconds: float = 5.0,
     ) -> None:
         self.factory = factory or get_session_factory()
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.worker_id = (
+            worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        )
         self.lease = timedelta(seconds=lease_seconds)
         self.retry_base = retry_base_seconds
 
@@ -233,7 +235,9 @@ class Worker:
                     started_at=now,
                 )
             )
-            return Claimed(row.id, row.kind, dict(row.payload or {}), row.attempts + 1, row.max_attempts)
+            return Claimed(
+                row.id, row.kind, dict(row.payload or {}), row.attempts + 1, row.max_attempts
+            )
 
     def execute(self, job: Claimed) -> str:
         """Run one claimed job; returns its new status."""
@@ -350,7 +354,7 @@ def start_scheduler(factory: sessionmaker[Session] | None = None, *, seconds: in
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
     counts = dict.fromkeys(STATUSES, 0)
-    counts.update({status: n for status, n in rows})
+    counts.update(dict(rows))
     return counts
 
 

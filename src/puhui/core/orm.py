@@ -49,9 +49,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # pragma: no cover - defensive, SQLite returns datetime
             value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        moment: datetime = value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -35,7 +35,12 @@ class InstitutionKind(StrEnum):
 
 
 LENDING_KINDS = frozenset(
-    {InstitutionKind.BANK, InstitutionKind.INSURER, InstitutionKind.GUARANTOR, InstitutionKind.MICROLENDER}
+    {
+        InstitutionKind.BANK,
+        InstitutionKind.INSURER,
+        InstitutionKind.GUARANTOR,
+        InstitutionKind.MICROLENDER,
+    }
 )
 
 # Which institution kinds a role can belong to (enterprise users belong to an entity, not

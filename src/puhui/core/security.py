@@ -51,7 +51,9 @@ def password_problem(password: str) -> str | None:
         ]
     )
     if classes < 3:
-        return N_("The password must mix at least three of: lower case, upper case, digits, symbols.")
+        return N_(
+            "The password must mix at least three of: lower case, upper case, digits, symbols."
+        )
     return None
 
 

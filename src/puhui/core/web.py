@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from puhui.core import i18n
-from puhui.core.i18n import N_
 from puhui.core.errors import NotAuthenticated, PermissionDenied, PuhuiError
+from puhui.core.i18n import N_
 from puhui.core.masking import mask_mobile
 from puhui.core.pagination import PageParams
 from puhui.core.policy import Action, Actor
@@ -288,9 +288,11 @@ def _translate_details(request: Request, details: Any) -> Any:
         for item in details:
             if isinstance(item, dict) and isinstance(item.get("message"), str):
                 params = item.get("params") or {}
-                item = {k: v for k, v in item.items() if k != "params"}
-                item["message"] = translate(request, item["message"], **params)
-            out.append(item)
+                shown = {k: v for k, v in item.items() if k != "params"}
+                shown["message"] = translate(request, item["message"], **params)
+                out.append(shown)
+            else:
+                out.append(item)
         return out
     return details
 

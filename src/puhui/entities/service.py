@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from puhui.entities.uscc import EntityKind, InvalidUSCC, is_valid, kind_of, make, normalize, validate
+from puhui.entities.uscc import (
+    EntityKind,
+    InvalidUSCC,
+    is_valid,
+    kind_of,
+    make,
+    normalize,
+    validate,
+)
 
 __all__ = ["EntityKind", "InvalidUSCC", "is_valid", "kind_of", "make", "normalize", "validate"]

@@ -14,7 +14,11 @@ from puhui.notifications.schemas import MessageRead
 router = APIRouter(prefix="/api/v1/notifications", route_class=TxRoute, tags=["notifications"])
 
 
-@router.get("/messages", response_model=PageRead[MessageRead], summary="The outbox of messages (recipients masked)")
+@router.get(
+    "/messages",
+    response_model=PageRead[MessageRead],
+    summary="The outbox of messages (recipients masked)",
+)
 def list_messages(
     status: Literal["pending", "sent"] | None = None,
     params: PageParams = Depends(page_params),

@@ -25,4 +25,6 @@ def messages_page(
     session: Session = Depends(db),
 ) -> HTMLResponse:
     page = service.list_messages(session, status=status or None, params=params)
-    return render(request, "notifications/messages.html", {"page": page, "status": status}, actor=actor)
+    return render(
+        request, "notifications/messages.html", {"page": page, "status": status}, actor=actor
+    )

@@ -25,6 +25,10 @@ def list_jobs(
     return page_read(JobRead, service.list_jobs(session, status=status, params=params))
 
 
-@router.post("/{job_id}/retry", response_model=JobRead, summary="Give a dead job a fresh set of attempts")
-def retry_job(job_id: int, actor: Actor = require(Action.JOBS_MANAGE), session: Session = Depends(db)) -> JobRead:
+@router.post(
+    "/{job_id}/retry", response_model=JobRead, summary="Give a dead job a fresh set of attempts"
+)
+def retry_job(
+    job_id: int, actor: Actor = require(Action.JOBS_MANAGE), session: Session = Depends(db)
+) -> JobRead:
     return JobRead.model_validate(service.retry_job(session, actor=actor, job_id=job_id))

@@ -26,6 +26,12 @@ def retry_job(session: Session, *, actor: Actor, job_id: int) -> jobs.Job:
     if job.status != jobs.DEAD:
         raise Conflict("Only a dead job can be retried.")
     jobs.retry_dead(session, job)
-    audit.record(session, actor=actor, action="job.retry", target_type="job", target_id=job.id,
-                 details={"kind": job.kind})
+    audit.record(
+        session,
+        actor=actor,
+        action="job.retry",
+        target_type="job",
+        target_id=job.id,
+        details={"kind": job.kind},
+    )
     return job

@@ -26,10 +26,17 @@ def jobs_page(
 ) -> HTMLResponse:
     page = service.list_jobs(session, status=status or None, params=params)
     counts = service.job_counts(session)
-    return render(request, "operations/jobs.html", {"page": page, "counts": counts, "status": status}, actor=actor)
+    return render(
+        request,
+        "operations/jobs.html",
+        {"page": page, "counts": counts, "status": status},
+        actor=actor,
+    )
 
 
 @router.post("/ops/jobs/{job_id}/retry")
-def retry_job(job_id: int, actor: Actor = require(Action.JOBS_MANAGE), session: Session = Depends(db)) -> Response:
+def retry_job(
+    job_id: int, actor: Actor = require(Action.JOBS_MANAGE), session: Session = Depends(db)
+) -> Response:
     service.retry_job(session, actor=actor, job_id=job_id)
     return redirect("/ops/jobs?status=dead")
