@@ -70,10 +70,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> It
         PUHUI_DATA_DIR=str(data_dir),
         PUHUI_DATABASE_URL=url,
         PUHUI_LOG_FORMAT="console",
+        # cheap password hashes in tests (refused by the settings outside PUHUI_ENV=test)
+        PUHUI_ARGON2_TIME_COST="1",
+        PUHUI_ARGON2_MEMORY_KIB="1024",
     )
     from puhui.config import get_settings
 
     get_settings.cache_clear()
+    from puhui.core.security import _hasher
+
+    _hasher.cache_clear()
     yield url
     drop()
 

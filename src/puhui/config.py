@@ -52,6 +52,8 @@ class Settings(BaseSettings):
         300, ge=1, description="A running job whose worker is silent this long is run again."
     )
     job_max_attempts: int = Field(6, ge=1, description="Attempts before a job is dead.")
+    argon2_time_cost: int = Field(3, ge=1, description="Argon2id passes for password hashes.")
+    argon2_memory_kib: int = Field(65536, ge=8, description="Argon2id memory for password hashes.")
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 
@@ -61,6 +63,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PUHUI_SECRET_KEY is the development default; set a real secret "
                 "(or PUHUI_ENV=development for a local demo)"
+            )
+        if self.env != "test" and (self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2):
+            raise ValueError(
+                "Argon2 parameters below the OWASP minimum (19 MiB, 2 passes) are for tests only"
             )
         if len(self.secret_key) < 32:
             raise ValueError("PUHUI_SECRET_KEY must be at least 32 characters long")

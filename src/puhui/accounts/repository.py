@@ -39,6 +39,13 @@ def all_institutions(session: Session) -> list[Institution]:
     return list(session.scalars(select(Institution).order_by(Institution.name)))
 
 
+def institution_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Institution.id, Institution.name).where(Institution.id.in_(ids)))
+    return {row.id: row.name for row in rows}
+
+
 def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 

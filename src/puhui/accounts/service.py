@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from puhui.accounts import repository
 from puhui.accounts.errors import (
@@ -87,10 +88,13 @@ def actor_for(user: User, *, session_id: str | None = None, ip: str | None = Non
 
 
 def _load_institution(session: Session, user: User) -> None:
-    # relationships are lazy="raise"; load the one we need explicitly
-    if user.institution_id is not None:
-        inst = repository.institution_by_id(session, user.institution_id)
-        user.institution = inst
+    """Relationships are ``lazy="raise"``: load the one we need, explicitly, once."""
+    inst = (
+        repository.institution_by_id(session, user.institution_id)
+        if user.institution_id is not None
+        else None
+    )
+    set_committed_value(user, "institution", inst)
 
 
 # --- log-in, sessions, tokens ------------------------------------------------------------
@@ -281,6 +285,10 @@ def get_institution(session: Session, *, actor: Actor | None, institution_id: in
     ):
         raise InstitutionNotFound()
     return inst
+
+
+def institution_names(session: Session, ids: set[int]) -> dict[int, str]:
+    return repository.institution_names(session, ids)
 
 
 def get_institution_by_name(session: Session, name: str) -> Institution | None:

@@ -279,6 +279,7 @@ def account_password(
         service.change_password(session, actor=actor, current=current_password, new=new_password)
     except PuhuiError as exc:
         session.rollback()
+        me = service.get_me(session, actor=actor)
         errors, summary = _errors(request, exc)
         return render(
             request,
@@ -438,6 +439,9 @@ def _users_page(
         "errors": errors or {},
         "summary": summary,
         "institutions": institutions,
+        "institution_names": service.institution_names(
+            session, {u.institution_id for u in page.items if u.institution_id}
+        ),
     }
     return render(request, "accounts/users.html", ctx, status_code=status_code, actor=actor)
 

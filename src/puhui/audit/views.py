@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from puhui.audit import service
-from puhui.audit.schemas import AuditFilter, Outcome
+from puhui.audit.schemas import AuditFilter
 from puhui.core.i18n import N_
 from puhui.core.pagination import PageParams
 from puhui.core.policy import Action, Actor
@@ -30,7 +30,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
 def audit_page(
     request: Request,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[Outcome | None, Query()] = None,
+    outcome: Annotated[Literal["", "ok", "denied", "failed"], Query()] = "",
     username: Annotated[str | None, Query(max_length=64)] = None,
     since: Annotated[str | None, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = None,
     until: Annotated[str | None, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$")] = None,

@@ -9,33 +9,45 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from puhui.core.i18n import N_
 
-_hasher = PasswordHasher()
-# A real hash of a random password: verifying against it for an unknown user costs as much
-# as for a known one, so timing does not tell whether a username exists.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+@lru_cache(maxsize=1)
+def _hasher() -> tuple[PasswordHasher, str]:
+    """The hasher with the configured cost, and a real hash of a random password:
+    verifying against it for an unknown user costs as much as for a known one, so
+    timing does not tell whether a username exists."""
+    from puhui.config import get_settings
+
+    settings = get_settings()
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+    )
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
 
 MIN_PASSWORD_LENGTH = 10
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    hasher, dummy = _hasher()
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return hasher.verify(password_hash or dummy, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher()[0].check_needs_rehash(password_hash)
 
 
 def password_problem(password: str) -> str | None:

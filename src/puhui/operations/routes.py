@@ -29,6 +29,8 @@ def list_jobs(
     "/{job_id}/retry", response_model=JobRead, summary="Give a dead job a fresh set of attempts"
 )
 def retry_job(
-    job_id: int, actor: Actor = require(Action.JOBS_MANAGE), session: Session = Depends(db)
+    job_id: int,
+    actor: Actor = require(Action.JOBS_MANAGE, obj="job"),
+    session: Session = Depends(db),
 ) -> JobRead:
     return JobRead.model_validate(service.retry_job(session, actor=actor, job_id=job_id))

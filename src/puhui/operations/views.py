@@ -36,7 +36,9 @@ def jobs_page(
 
 @router.post("/ops/jobs/{job_id}/retry")
 def retry_job(
-    job_id: int, actor: Actor = require(Action.JOBS_MANAGE), session: Session = Depends(db)
+    job_id: int,
+    actor: Actor = require(Action.JOBS_MANAGE, obj="job"),
+    session: Session = Depends(db),
 ) -> Response:
     service.retry_job(session, actor=actor, job_id=job_id)
     return redirect("/ops/jobs?status=dead")

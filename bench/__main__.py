@@ -1,0 +1,36 @@
+"""Run the benchmarks: ``python -m bench [NAME…]``.
+
+Each benchmark measures a baseline in the same process and prints its figures as ratios
+against it, because machines here are noisy. Results also go to ``bench/results/*.json``.
+Set ``PUHUI_BENCH_DATABASE_URL`` to measure on PostgreSQL instead of a throwaway SQLite file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import jobs_outbox
+
+BENCHMARKS = {"jobs": jobs_outbox.run}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    for name in names:
+        result = BENCHMARKS[name]()
+        result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        (out / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

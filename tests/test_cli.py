@@ -1,0 +1,236 @@
+"""The command line, run in-process against its own database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, func, select
+from typer.testing import CliRunner
+
+from puhui import __version__
+from puhui.accounts.models import Institution, User
+from puhui.cli import app as cli
+from tests.conftest import create_database
+
+
+@pytest.fixture
+def cli_db(tmp_path, monkeypatch, settings) -> Iterator[str]:
+    from puhui.config import get_settings
+    from puhui.core.security import _hasher
+
+    url, drop = create_database(os.environ.get("PUHUI_TEST_DATABASE_URL"), tmp_path, "cli")
+    monkeypatch.setenv("PUHUI_DATABASE_URL", url)
+    monkeypatch.setenv("PUHUI_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    _hasher.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    drop()
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def count(url: str, model) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(model))
+    finally:
+        engine.dispose()
+
+
+class TestCli:
+    def test_version(self):
+        r = run("--version")
+        assert r.exit_code == 0 and __version__ in r.output
+
+    def test_init_creates_the_first_operator_and_is_repeatable(self, cli_db, tmp_path):
+        r = run("init", "--operator-username", "root_op", "--operator-password", "Root-pass-2026")
+        assert r.exit_code == 0, r.output
+        assert (tmp_path / "var" / "lake").is_dir()
+        assert run("init").exit_code == 0
+        assert count(cli_db, User) == 1
+        r = run("init", "--operator-username", "root_op", "--operator-password", "Root-pass-2026")
+        assert r.exit_code == 2 and "taken" in r.output
+
+    def test_generated_operator_password_is_printed_once(self, cli_db):
+        r = run("init", "--operator-username", "gen_op")
+        assert r.exit_code == 0 and "password (shown once)" in r.output
+
+    def test_create_institution_and_user(self, cli_db):
+        assert (
+            run("admin", "create-institution", "--name", "宁波银行", "--kind", "bank").exit_code
+            == 0
+        )
+        r = run(
+            "admin",
+            "create-user",
+            "--username",
+            "cm1",
+            "--password",
+            "Secret-pass-2026",
+            "--role",
+            "customer_manager",
+            "--institution",
+            "宁波银行",
+        )
+        assert r.exit_code == 0, r.output
+        r = run(
+            "admin",
+            "create-user",
+            "--username",
+            "ent1",
+            "--password",
+            "Secret-pass-2026",
+            "--role",
+            "enterprise",
+            "--uscc",
+            "9144030071526726XG",
+        )
+        assert r.exit_code == 0, r.output
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (
+                ["admin", "create-institution", "--name", "X", "--kind", "casino"],
+                "unknown institution kind",
+            ),
+            (
+                [
+                    "admin",
+                    "create-user",
+                    "--username",
+                    "u1x",
+                    "--password",
+                    "Secret-pass-2026",
+                    "--role",
+                    "wizard",
+                ],
+                "unknown role",
+            ),
+            (
+                [
+                    "admin",
+                    "create-user",
+                    "--username",
+                    "u2x",
+                    "--password",
+                    "Secret-pass-2026",
+                    "--role",
+                    "customer_manager",
+                    "--institution",
+                    "不存在的机构",
+                ],
+                "no institution named",
+            ),
+            (
+                [
+                    "admin",
+                    "create-user",
+                    "--username",
+                    "u3x",
+                    "--password",
+                    "Secret-pass-2026",
+                    "--role",
+                    "customer_manager",
+                ],
+                "must belong to an institution",
+            ),
+            (
+                [
+                    "admin",
+                    "create-user",
+                    "--username",
+                    "u4x",
+                    "--password",
+                    "short",
+                    "--role",
+                    "operator",
+                    "--institution",
+                    "平台",
+                ],
+                "at least 10",
+            ),
+            (
+                [
+                    "admin",
+                    "create-user",
+                    "--username",
+                    "u5x",
+                    "--password",
+                    "Secret-pass-2026",
+                    "--role",
+                    "enterprise",
+                    "--uscc",
+                    "91350100M000100Y44",
+                ],
+                "check character",
+            ),
+        ],
+    )
+    def test_bad_arguments_exit_2_and_write_nothing(self, cli_db, args, message):
+        assert (
+            run("admin", "create-institution", "--name", "平台", "--kind", "platform").exit_code
+            == 0
+        )
+        users, insts = count(cli_db, User), count(cli_db, Institution)
+        r = run(*args)
+        assert r.exit_code == 2, r.output
+        assert message in r.output
+        assert (count(cli_db, User), count(cli_db, Institution)) == (users, insts)
+
+    def test_duplicates_exit_2(self, cli_db):
+        assert (
+            run("admin", "create-institution", "--name", "甲银行", "--kind", "bank").exit_code == 0
+        )
+        r = run("admin", "create-institution", "--name", "甲银行", "--kind", "bank")
+        assert r.exit_code == 2 and "already exists" in r.output
+        args = [
+            "admin",
+            "create-user",
+            "--username",
+            "dup",
+            "--password",
+            "Secret-pass-2026",
+            "--role",
+            "risk_manager",
+            "--institution",
+            "甲银行",
+        ]
+        assert run(*args).exit_code == 0
+        r = run(*args)
+        assert r.exit_code == 2 and "taken" in r.output
+        assert count(cli_db, User) == 1
+
+    def test_demo_refuses_outside_development(self, cli_db):
+        r = run("demo", "--no-serve")
+        assert r.exit_code == 2 and "PUHUI_ENV=development" in r.output
+
+    def test_demo_creates_every_role_and_is_repeatable(self, cli_db, monkeypatch):
+        from puhui.config import get_settings
+        from puhui.core.policy import Role
+
+        monkeypatch.setenv("PUHUI_ENV", "development")
+        monkeypatch.setenv("PUHUI_ARGON2_TIME_COST", "2")
+        monkeypatch.setenv("PUHUI_ARGON2_MEMORY_KIB", "19456")
+        get_settings.cache_clear()
+        r = run("demo", "--no-serve")
+        assert r.exit_code == 0, r.output
+        assert run("demo", "--no-serve").exit_code == 0
+        engine = create_engine(cli_db)
+        with engine.connect() as conn:
+            roles = set(conn.scalars(select(User.role)).all())
+            kinds = [k for (k,) in conn.execute(select(Institution.kind)).all()]
+        engine.dispose()
+        assert roles == {r.value for r in Role}
+        assert sorted(kinds) == sorted(
+            ["platform", "regulator", "bank", "bank", "guarantor", "data_source"]
+        )
+        assert "Demo@2026puhui" in r.output

@@ -1,0 +1,316 @@
+"""Role × route: generated from the application's route table.
+
+For every route it checks that the route declares exactly one policy (an action from
+``core.policy`` or public), then calls it as every role and without credentials:
+roles outside the policy get 403 (and a denial audit record), roles inside it get
+through, anonymous callers get 401 (API) or the log-in page (web). Routes that name an
+object by id are called with another institution's object and must answer 404 to every
+caller that is not platform-wide. A new route without a policy, or with a policy that
+lets the wrong role through, fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import func, select
+
+from puhui.accounts.models import ApiKey, AuthSession, Institution, User
+from puhui.audit.models import AuditEvent
+from puhui.core import jobs
+from puhui.core.orm import utcnow
+from puhui.core.policy import POLICY, Role
+from puhui.core.security import digest, new_token
+from puhui.core.web import CSRF_FIELD, Policy, TxRoute
+from tests import factories
+
+# Infrastructure routes outside the policy table, each for a stated reason.
+EXEMPT = {("GET", "/healthz"): "health probe for load balancers; reveals no data"}
+LOGIN_PATHS = {"/login", "/api/v1/auth/token"}
+OBJECT_PARAMS = {
+    "institution_id": "institution",
+    "user_id": "user",
+    "key_id": "api_key",
+    "job_id": "job",
+}
+
+
+def _policies(dependant: Any) -> list[Policy]:
+    found = []
+    for dep in dependant.dependencies:
+        policy = getattr(dep.call, "__puhui_policy__", None)
+        if policy is not None:
+            found.append(policy)
+        found.extend(_policies(dep))
+    return found
+
+
+def _routes(app) -> list[Any]:
+    """Every API route with its effective (prefixed) path, however routers are nested."""
+    return [
+        ctx for ctx in iter_route_contexts(app.routes) if isinstance(ctx.original_route, APIRoute)
+    ]
+
+
+def _calls(app) -> list[tuple[str, Any]]:
+    return [(m, r) for r in _routes(app) for m in sorted(r.methods) if (m, r.path) not in EXEMPT]
+
+
+class TestDeclarations:
+    def test_every_route_declares_exactly_one_policy(self, app):
+        missing, doubled = [], []
+        for method, route in _calls(app):
+            policies = _policies(route.dependant)
+            if not policies:
+                missing.append(f"{method} {route.path}")
+            elif len(policies) > 1:
+                doubled.append(f"{method} {route.path}")
+        assert not missing, f"routes without a policy: {missing}"
+        assert not doubled, f"routes with more than one policy: {doubled}"
+
+    def test_every_route_runs_in_one_transaction(self, app):
+        routes = _routes(app)
+        assert len(routes) > 20
+        bad = [
+            r.path
+            for r in routes
+            if not isinstance(r.original_route, TxRoute) and ("GET", r.path) not in EXEMPT
+        ]
+        assert not bad
+
+    def test_object_ids_in_paths_name_their_object(self, app):
+        bad = []
+        for method, route in _calls(app):
+            params = re.findall(r"{(\w+)}", route.path)
+            (policy,) = _policies(route.dependant)
+            for param in params:
+                if param.endswith("_id") and policy.obj != OBJECT_PARAMS.get(param):
+                    bad.append(f"{method} {route.path}: {param} -> obj={policy.obj!r}")
+        assert not bad
+
+    def test_every_action_in_the_table_is_used(self, app):
+        used = {p.action for _, r in _calls(app) for p in _policies(r.dependant)}
+        assert set(POLICY) <= used, f"actions no route uses: {set(POLICY) - used}"
+
+
+@dataclass
+class World:
+    home: dict[Role, User]
+    objects: dict[str, int]  # objects of the callers' own institutions (bank A for lenders)
+    foreign: dict[str, int]  # the same kinds of object in another bank
+
+
+@pytest.fixture
+def world(session) -> World:
+    platform = factories.institution(session, factories.KIND_FOR_ROLE[Role.OPERATOR])
+    regulator = factories.institution(session, factories.KIND_FOR_ROLE[Role.REGULATOR])
+    bank_a = factories.institution(session)
+    bank_b = factories.institution(session)
+    source = factories.institution(session, factories.KIND_FOR_ROLE[Role.DATA_STEWARD])
+    where = {
+        Role.OPERATOR: platform,
+        Role.REGULATOR: regulator,
+        Role.AUDITOR: regulator,
+        Role.CUSTOMER_MANAGER: bank_a,
+        Role.RISK_MANAGER: bank_a,
+        Role.INSTITUTION_ADMIN: bank_a,
+        Role.DATA_STEWARD: source,
+    }
+    home = {role: factories.user(session, role, where.get(role)) for role in Role}
+    own_user = factories.user(session, Role.CUSTOMER_MANAGER, bank_a)
+    other_user = factories.user(session, Role.CUSTOMER_MANAGER, bank_b)
+    keys = {}
+    for inst in (bank_a, bank_b):
+        key = ApiKey(
+            institution_id=inst.id,
+            name="k",
+            role="customer_manager",
+            prefix=new_token(6)[:8],
+            key_digest=digest(new_token()),
+        )
+        session.add(key)
+        session.flush()
+        keys[inst.id] = key.id
+    job = jobs.enqueue(session, "jobs.purge_done", {"days": 7})
+    job.status = jobs.DEAD
+    session.flush()
+    return World(
+        home=home,
+        objects={
+            "institution": bank_a.id,
+            "user": own_user.id,
+            "api_key": keys[bank_a.id],
+            "job": job.id,
+        },
+        foreign={
+            "institution": bank_b.id,
+            "user": other_user.id,
+            "api_key": keys[bank_b.id],
+            "job": job.id,
+        },
+    )
+
+
+def _session_token(session, user: User, kind: str) -> str:
+    token = new_token()
+    now = utcnow()
+    from datetime import timedelta
+
+    session.add(
+        AuthSession(
+            id=digest(token),
+            user_id=user.id,
+            kind=kind,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=1),
+        )
+    )
+    session.flush()
+    return token
+
+
+def _call(client, session, method: str, route: Any, ids: dict[str, int], user: User | None):
+    path = route.path
+    for param in re.findall(r"{(\w+)}", path):
+        value = ids.get(OBJECT_PARAMS.get(param, ""), "zh_CN")
+        path = path.replace("{" + param + "}", str(value))
+    client.cookies.clear()
+    headers: dict[str, str] = {}
+    data = None
+    is_api = path.startswith("/api/")
+    if user is not None:
+        token = _session_token(session, user, "token" if is_api else "web")
+        if is_api:
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            client.cookies.set("puhui_session", token)
+    if not is_api and method != "GET":
+        if user is None:
+            client.cookies.set("puhui_anon", "anon-seed-for-policy-test")
+        from puhui.core.web import csrf_token_for
+
+        seed = client.cookies.get("puhui_session") or client.cookies.get("puhui_anon")
+        data = {CSRF_FIELD: _csrf(client.app, seed)}
+        del csrf_token_for
+    if method in {"POST", "PUT", "PATCH"} and is_api:
+        return client.request(method, path, headers=headers, json={}, follow_redirects=False)
+    return client.request(method, path, headers=headers, data=data, follow_redirects=False)
+
+
+def _csrf(app, seed: str) -> str:
+    import hashlib
+    import hmac
+
+    key = app.state.settings.secret_key.encode()
+    return hmac.new(key, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+def _denials(session) -> int:
+    return session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "permission.denied")
+    )
+
+
+class TestEveryRoleOnEveryRoute:
+    def test_roles_outside_the_policy_are_refused_and_audited(self, app, client, session, world):
+        wrong = []
+        for method, route in _calls(app):
+            (policy,) = _policies(route.dependant)
+            if policy.action is None:
+                continue
+            for role in Role:
+                if role in POLICY[policy.action]:
+                    continue
+                before = _denials(session)
+                r = _call(client, session, method, route, world.objects, world.home[role])
+                if r.status_code != 403 or _denials(session) != before + 1:
+                    wrong.append(f"{role.value} {method} {route.path} -> {r.status_code}")
+        assert not wrong, "\n".join(wrong)
+
+    def test_roles_inside_the_policy_get_through(self, app, client, session, world):
+        wrong = []
+        for method, route in _calls(app):
+            (policy,) = _policies(route.dependant)
+            if policy.action is None:
+                continue
+            for role in POLICY[policy.action]:
+                r = _call(client, session, method, route, world.objects, world.home[role])
+                own_object_hidden = (
+                    r.status_code == 404 and policy.obj is not None and not _platform_wide(role)
+                )
+                if r.status_code in (401, 403) or r.status_code >= 500 or own_object_hidden:
+                    wrong.append(
+                        f"{role.value} {method} {route.path} -> {r.status_code} {r.text[:120]}"
+                    )
+        assert not wrong, "\n".join(wrong)
+
+    def test_anonymous_callers_must_log_in(self, app, client, session, world):
+        wrong = []
+        for method, route in _calls(app):
+            (policy,) = _policies(route.dependant)
+            if policy.action is None:
+                continue
+            r = _call(client, session, method, route, world.objects, None)
+            if route.path.startswith("/api/"):
+                ok = r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
+            elif method == "GET":
+                ok = r.status_code == 303 and r.headers["location"].startswith("/login")
+            else:
+                ok = r.status_code == 401
+            if not ok:
+                wrong.append(f"{method} {route.path} -> {r.status_code}")
+        assert not wrong, "\n".join(wrong)
+
+    def test_public_routes_answer_without_credentials(self, app, client, session, world):
+        wrong = []
+        for method, route in _calls(app):
+            (policy,) = _policies(route.dependant)
+            if policy.action is not None:
+                continue
+            r = _call(client, session, method, route, world.objects, None)
+            # a log-in form answers 401 for the empty credentials sent here: that is its job
+            refused = r.status_code == 403 or (
+                r.status_code == 401 and route.path not in LOGIN_PATHS
+            )
+            if refused or r.status_code >= 500:
+                wrong.append(f"{method} {route.path} -> {r.status_code}")
+        assert not wrong, "\n".join(wrong)
+
+
+def _platform_wide(role: Role) -> bool:
+    return role in {Role.OPERATOR, Role.REGULATOR, Role.AUDITOR}
+
+
+class TestOtherInstitutionsObjects:
+    def test_objects_of_another_institution_are_not_found(self, app, client, session, world):
+        wrong, checked = [], 0
+        for method, route in _calls(app):
+            (policy,) = _policies(route.dependant)
+            if policy.action is None or policy.obj is None or policy.obj == "job":
+                continue
+            for role in POLICY[policy.action]:
+                if _platform_wide(role):
+                    continue
+                checked += 1
+                r = _call(client, session, method, route, world.foreign, world.home[role])
+                if r.status_code != 404:
+                    wrong.append(f"{role.value} {method} {route.path} -> {r.status_code}")
+        assert checked > 0
+        assert not wrong, "\n".join(wrong)
+
+    def test_nothing_of_the_other_institution_changed(self, app, client, session, world):
+        for method, route in _calls(app):
+            (policy,) = _policies(route.dependant)
+            if policy.action is None or policy.obj is None or method == "GET":
+                continue
+            for role in POLICY[policy.action]:
+                if not _platform_wide(role):
+                    _call(client, session, method, route, world.foreign, world.home[role])
+        session.expire_all()
+        assert session.get(User, world.foreign["user"]).is_active
+        assert session.get(ApiKey, world.foreign["api_key"]).revoked_at is None
+        assert session.get(Institution, world.foreign["institution"]).is_active
