@@ -2,6 +2,7 @@
 
 from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
 from puhui.audit.models import AuditEvent
+from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.jobs import Job
 from puhui.core.orm import Base
 from puhui.notifications.models import Message
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "IdempotencyRecord",
     "Institution",
     "Job",
     "Message",

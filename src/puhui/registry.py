@@ -9,6 +9,7 @@ from fastapi import APIRouter
 def load_all() -> None:
     """Import every module that registers models, job handlers or schedules."""
     import puhui.accounts.tasks
+    import puhui.core.idempotency
     import puhui.core.jobs
     import puhui.models
     import puhui.notifications.tasks  # noqa: F401

@@ -32,7 +32,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from puhui.core import i18n
+from puhui.core import i18n, idempotency
 from puhui.core.errors import NotAuthenticated, PermissionDenied, PuhuiError
 from puhui.core.i18n import N_
 from puhui.core.masking import mask_mobile
@@ -119,7 +119,11 @@ class TxRoute(APIRoute):
             session: Session = request.app.state.session_factory()
             request.state.db = session
             try:
-                response = await handler(request)
+                key = request.headers.get(idempotency.HEADER)
+                if key is not None and request.method == "POST" and is_api(request):
+                    response = await _idempotent(request, session, handler, key)
+                else:
+                    response = await handler(request)
                 await run_in_threadpool(session.commit)
                 return response
             except BaseException:
@@ -129,6 +133,51 @@ class TxRoute(APIRoute):
                 await run_in_threadpool(session.close)
 
         return tx_handler
+
+
+async def _idempotent(
+    request: Request,
+    session: Session,
+    handler: Callable[[Request], Coroutine[Any, Any, Response]],
+    raw_key: str,
+) -> Response:
+    """Answer a replayed POST from the stored first answer; store a new one."""
+    key = idempotency.check_key(raw_key)
+    body = await request.body()
+    digest = idempotency.request_digest(request.method, request.url.path, body)
+
+    def _scope() -> str:
+        actor = optional_actor(request, session)
+        if actor is None:
+            return "anonymous"
+        return f"key:{actor.api_key_id}" if actor.api_key_id else f"user:{actor.user_id}"
+
+    scope = await run_in_threadpool(_scope)
+    replay = await run_in_threadpool(
+        lambda: idempotency.lookup(session, scope=scope, key=key, digest=digest)
+    )
+    if replay is not None:
+        return Response(
+            replay.body,
+            status_code=replay.status_code,
+            media_type=replay.content_type,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    response = await handler(request)
+    stored_body = getattr(response, "body", None)
+    if response.status_code < 500 and isinstance(stored_body, bytes):
+        await run_in_threadpool(
+            lambda: idempotency.store(
+                session,
+                scope=scope,
+                key=key,
+                digest=digest,
+                status_code=response.status_code,
+                body=stored_body,
+                content_type=response.media_type or "application/json",
+            )
+        )
+    return response
 
 
 # --- CSRF -----------------------------------------------------------------------------
