@@ -137,6 +137,17 @@ def enqueue(
         existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
         if existing is not None:
             return existing
+    return _insert(session, kind, payload, run_at, dedupe_key, max_attempts)
+
+
+def _insert(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None,
+    run_at: datetime | None,
+    dedupe_key: str | None,
+    max_attempts: int | None,
+) -> Job:
     if max_attempts is None:
         from puhui.config import get_settings
 
@@ -157,7 +168,8 @@ def enqueue(
 
 def backoff(attempts: int, *, base: float = 5.0, cap: float = 3600.0) -> timedelta:
     """Exponential back-off with jitter: ~base, 2·base, 4·base … capped."""
-    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    exponent = max(0, attempts - 1)
+    delay = cap if exponent >= 64 else min(cap, base * 2**exponent)
     return timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not crypto
 
 
@@ -193,51 +205,54 @@ class Worker:
         self.retry_base = retry_base_seconds
 
     def claim(self) -> Claimed | None:
-        now = utcnow()
-        with session_scope(self.factory) as session:
-            row = session.execute(
-                select(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
-                .where(
-                    or_(
-                        (Job.status == PENDING) & (Job.run_at <= now),
-                        (Job.status == RUNNING) & (Job.lease_until < now),
+        """Lease the next due job; a job whose last attempt died with its worker is marked
+        dead on the way and the search goes on."""
+        while True:
+            now = utcnow()
+            with session_scope(self.factory) as session:
+                row = session.execute(
+                    select(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+                    .where(
+                        or_(
+                            (Job.status == PENDING) & (Job.run_at <= now),
+                            (Job.status == RUNNING) & (Job.lease_until < now),
+                        )
                     )
-                )
-                .order_by(Job.run_at, Job.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
-                return None
-            if row.attempts >= row.max_attempts:
-                # Its last attempt died with its worker: give up rather than loop forever.
+                    .order_by(Job.run_at, Job.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if row is None:
+                    return None
+                if row.attempts >= row.max_attempts:
+                    # Its last attempt died with its worker: give up rather than loop forever.
+                    session.execute(
+                        update(Job)
+                        .where(Job.id == row.id)
+                        .values(
+                            status=DEAD,
+                            finished_at=now,
+                            locked_by=None,
+                            lease_until=None,
+                            last_error="worker stopped during the last attempt",
+                        )
+                    )
+                    log.error("job dead", extra={"job_id": row.id, "kind": row.kind})
+                    continue
                 session.execute(
                     update(Job)
                     .where(Job.id == row.id)
                     .values(
-                        status=DEAD,
-                        finished_at=now,
-                        locked_by=None,
-                        lease_until=None,
-                        last_error="worker stopped during the last attempt",
+                        status=RUNNING,
+                        attempts=Job.attempts + 1,
+                        locked_by=self.worker_id,
+                        lease_until=now + self.lease,
+                        started_at=now,
                     )
                 )
-                log.error("job dead", extra={"job_id": row.id, "kind": row.kind})
-                return None
-            session.execute(
-                update(Job)
-                .where(Job.id == row.id)
-                .values(
-                    status=RUNNING,
-                    attempts=Job.attempts + 1,
-                    locked_by=self.worker_id,
-                    lease_until=now + self.lease,
-                    started_at=now,
+                return Claimed(
+                    row.id, row.kind, dict(row.payload or {}), row.attempts + 1, row.max_attempts
                 )
-            )
-            return Claimed(
-                row.id, row.kind, dict(row.payload or {}), row.attempts + 1, row.max_attempts
-            )
 
     def execute(self, job: Claimed) -> str:
         """Run one claimed job; returns its new status."""
@@ -268,7 +283,7 @@ class Worker:
         now = utcnow()
         dead = job.attempts >= job.max_attempts
         with session_scope(self.factory) as session:
-            session.execute(
+            result = session.execute(
                 update(Job)
                 .where(Job.id == job.id, Job.locked_by == self.worker_id)
                 .values(
@@ -280,6 +295,9 @@ class Worker:
                     last_error=error,
                 )
             )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            log.warning("job failed after its lease was lost", extra={"job_id": job.id})
+            return RUNNING
         level = logging.ERROR if dead else logging.WARNING
         log.log(level, "job failed", extra={"job_id": job.id, "kind": job.kind, "dead": dead})
         return DEAD if dead else PENDING
@@ -321,10 +339,14 @@ def enqueue_periodic_due(factory: sessionmaker[Session] | None = None) -> int:
         key = f"periodic:{schedule.kind}:{slot}"
         try:
             with session_scope(factory) as session:
-                before = session.scalar(select(func.count()).where(Job.dedupe_key == key))
-                enqueue(session, schedule.kind, schedule.payload, dedupe_key=key)
-                created += 0 if before else 1
+                if session.scalar(select(Job.id).where(Job.dedupe_key == key)) is not None:
+                    continue
+                # insert without enqueue's look-up: a racing scheduler's row must make
+                # this insert fail (unique key), not be taken for our own
+                _insert(session, schedule.kind, schedule.payload, None, key, None)
+            created += 1  # committed: this scheduler's insert took the slot
         except IntegrityError:
+            pass  # another scheduler's insert won the race for this slot
             pass  # another scheduler took this slot first
     return created
 
