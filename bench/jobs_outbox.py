@@ -19,6 +19,31 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 N = int(os.environ.get("PUHUI_BENCH_JOBS", "2000"))
+_drop: list[Any] = []
+
+
+def scratch_database(server_url: str | None) -> str:
+    """A throwaway database: an SQLite file, or a new database on the given server that is
+    dropped when the benchmark ends (never the server's own databases)."""
+    if not server_url:
+        return f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    name = f"puhui_bench_{os.getpid()}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    _drop.append(drop)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def _setup() -> tuple[Any, sessionmaker[Session], str]:
@@ -27,7 +52,7 @@ def _setup() -> tuple[Any, sessionmaker[Session], str]:
     from puhui import migrate, registry
     from puhui.core.db import make_engine
 
-    url = os.environ.get("PUHUI_BENCH_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    url = scratch_database(os.environ.get("PUHUI_BENCH_DATABASE_URL"))
     registry.load_all()
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -121,4 +146,6 @@ def run() -> dict[str, Any]:
             f"= {result['two_workers_ratio_to_baseline']}x the baseline's time"
         )
     engine.dispose()
+    for drop in _drop:
+        drop()
     return result
