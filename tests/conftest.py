@@ -92,6 +92,10 @@ def engine(database_url: str) -> Iterator[Engine]:
     registry.load_all()
     eng = make_engine(database_url)
     migrate.upgrade(eng)
+    from puhui.catalog import service as catalog
+
+    with sessionmaker(eng).begin() as s:
+        catalog.load(s)
     yield eng
     eng.dispose()
 

@@ -51,6 +51,10 @@ def code_ids() -> set[str]:
 
     ids = {r.value for r in Role} | {k.value for k in InstitutionKind}
     ids |= {"pending", "running", "done", "dead", "sent", "ok", "denied", "failed"}
+    from puhui.catalog import file as catalog_file
+
+    ids |= set(catalog_file.CATEGORIES) | set(catalog_file.VALUE_TYPES)
+    ids |= set(catalog_file.FREQUENCIES) | set(catalog_file.LEVELS)
     return ids
 
 

@@ -87,8 +87,18 @@ def initialise(*, quiet: bool = False) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.lake_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(get_engine(settings.effective_database_url))
+    from puhui.catalog import service as catalog
+    from puhui.core.db import session_scope
+
+    try:
+        with session_scope() as session:
+            loaded = catalog.load(session)
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
     if not quiet:
         console.print(f"database ready: {_display_url(settings.effective_database_url)}")
+        state = "loaded" if loaded.changed else "up to date"
+        console.print(f"indicator catalog version {loaded.version} {state}")
         console.print(f"data folder: {settings.data_dir.resolve()}")
 
 

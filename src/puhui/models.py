@@ -2,6 +2,7 @@
 
 from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
 from puhui.audit.models import AuditEvent
+from puhui.catalog.models import CatalogVersion, Indicator
 from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.jobs import Job
 from puhui.core.orm import Base
@@ -12,7 +13,9 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "CatalogVersion",
     "IdempotencyRecord",
+    "Indicator",
     "Institution",
     "Job",
     "Message",

@@ -20,6 +20,8 @@ def routers() -> list[APIRouter]:
     from puhui.accounts import views as accounts_views
     from puhui.audit import routes as audit_api
     from puhui.audit import views as audit_views
+    from puhui.catalog import routes as catalog_api
+    from puhui.catalog import views as catalog_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
@@ -28,10 +30,12 @@ def routers() -> list[APIRouter]:
     return [
         accounts_api.router,
         audit_api.router,
+        catalog_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
         audit_views.router,
+        catalog_views.router,
         notifications_views.router,
         operations_views.router,
     ]

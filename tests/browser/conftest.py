@@ -100,6 +100,7 @@ def live_server(settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
     from puhui import demo, migrate
     from puhui.app import create_app
+    from puhui.catalog import service as catalog
     from puhui.core.db import make_engine, session_scope
     from puhui.core.web import STATIC_DIR
 
@@ -115,6 +116,7 @@ def live_server(settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         migrate.upgrade(engine)
         with session_scope(sessionmaker(engine)) as session:
             logins = demo.create(session)
+            catalog.load(session)
 
         live_settings = settings.model_copy(
             update={"database_url": url, "worker_poll_seconds": 0.1}

@@ -28,6 +28,10 @@ def path_of(url: str) -> str:
     return urlsplit(url).path
 
 
+def nav_for_role(role: Role) -> list[Any]:
+    return nav_for(Actor(user_id=0, username="x", role=role))
+
+
 def login(page: Any, username: str, password: str = demo.DEMO_PASSWORD) -> None:
     """Log in through the real form and land on the home page."""
     page.goto("/login")
@@ -237,7 +241,8 @@ def test_enterprise_registers_with_an_sms_code_then_logs_in(new_page, live_serve
     hrefs = page.eval_on_selector_all(
         "nav.mainnav a", "els => els.map(e => e.getAttribute('href'))"
     )
-    assert hrefs == ["/", "/account"]
+    assert hrefs == [item.path for item in nav_for_role(Role.ENTERPRISE)]
+    assert "/admin/users" not in hrefs
     problems.assert_none("the new enterprise's home page")
 
 

@@ -71,6 +71,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     JOBS_MANAGE = "jobs.manage"
     MESSAGES_READ = "messages.read"
+    CATALOG_READ = "catalog.read"
 
 
 ALL_ROLES = frozenset(Role)
@@ -84,6 +85,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.AUDIT_READ: frozenset({Role.AUDITOR, Role.REGULATOR}),
     Action.JOBS_MANAGE: frozenset({Role.OPERATOR}),
     Action.MESSAGES_READ: frozenset({Role.OPERATOR}),
+    Action.CATALOG_READ: ALL_ROLES,
 }
 
 
