@@ -55,6 +55,10 @@ def code_ids() -> set[str]:
 
     ids |= set(catalog_file.CATEGORIES) | set(catalog_file.VALUE_TYPES)
     ids |= set(catalog_file.FREQUENCIES) | set(catalog_file.LEVELS)
+    from puhui.entities.places import STATUSES
+    from puhui.entities.uscc import EntityKind
+
+    ids |= set(STATUSES) | {k.value for k in EntityKind}
     return ids
 
 

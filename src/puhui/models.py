@@ -6,6 +6,7 @@ from puhui.catalog.models import CatalogVersion, Indicator
 from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.jobs import Job
 from puhui.core.orm import Base
+from puhui.entities.models import Entity, RegistryState
 from puhui.notifications.models import Message
 
 __all__ = [
@@ -14,11 +15,13 @@ __all__ = [
     "AuthSession",
     "Base",
     "CatalogVersion",
+    "Entity",
     "IdempotencyRecord",
     "Indicator",
     "Institution",
     "Job",
     "Message",
     "OneTimeCode",
+    "RegistryState",
     "User",
 ]

@@ -22,6 +22,8 @@ def routers() -> list[APIRouter]:
     from puhui.audit import views as audit_views
     from puhui.catalog import routes as catalog_api
     from puhui.catalog import views as catalog_views
+    from puhui.entities import routes as entities_api
+    from puhui.entities import views as entities_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
@@ -31,11 +33,13 @@ def routers() -> list[APIRouter]:
         accounts_api.router,
         audit_api.router,
         catalog_api.router,
+        entities_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
+        entities_views.router,
         notifications_views.router,
         operations_views.router,
     ]

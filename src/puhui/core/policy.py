@@ -72,6 +72,7 @@ class Action(StrEnum):
     JOBS_MANAGE = "jobs.manage"
     MESSAGES_READ = "messages.read"
     CATALOG_READ = "catalog.read"
+    ENTITY_READ = "entity.read"
 
 
 ALL_ROLES = frozenset(Role)
@@ -86,6 +87,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.JOBS_MANAGE: frozenset({Role.OPERATOR}),
     Action.MESSAGES_READ: frozenset({Role.OPERATOR}),
     Action.CATALOG_READ: ALL_ROLES,
+    Action.ENTITY_READ: ALL_ROLES,
 }
 
 

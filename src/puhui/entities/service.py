@@ -1,15 +1,124 @@
-"""Entity registry services (the public face of the ``entities`` domain)."""
+"""Entity registry services (the public face of the ``entities`` domain).
+
+Invariants: every registry write goes through :func:`upsert` and bumps the registry
+version in the same transaction; a USCC typed by a user must be valid, while a registry
+record from an official source whose check character is wrong is kept with
+``uscc_check_ok = False`` (GLOSSARY.md).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from puhui.core.orm import utcnow
+from puhui.core.pagination import Page, PageParams
+from puhui.entities import repository, search
+from puhui.entities.errors import EntityNotFound, MalformedUSCC
+from puhui.entities.models import Entity
+from puhui.entities.places import DISTRICTS, STATUSES
+from puhui.entities.schemas import EntityRecord
 from puhui.entities.uscc import (
     EntityKind,
     InvalidUSCC,
+    division_of,
     is_valid,
     kind_of,
     make,
     normalize,
+    only_check_character_wrong,
     validate,
 )
 
-__all__ = ["EntityKind", "InvalidUSCC", "is_valid", "kind_of", "make", "normalize", "validate"]
+__all__ = [
+    "DISTRICTS",
+    "STATUSES",
+    "EntityKind",
+    "InvalidUSCC",
+    "division_of",
+    "get_public",
+    "ids_for",
+    "is_valid",
+    "kind_of",
+    "make",
+    "normalize",
+    "official_code",
+    "only_check_character_wrong",
+    "search_entities",
+    "upsert",
+    "validate",
+]
+
+
+def official_code(raw: str) -> tuple[str, bool]:
+    """A code from an official source: (normalised code, check character ok). A code whose
+    only fault is its check character is kept and flagged; any other fault raises."""
+    code = normalize(raw)
+    if only_check_character_wrong(code):
+        return code, False
+    return validate(code), True
+
+
+def upsert(
+    session: Session, records: Iterable[EntityRecord], *, batch_id: int | None = None
+) -> int:
+    """Insert or update registry rows by USCC; returns how many were written."""
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for rec in records:
+        row = rec.model_dump()
+        row["source_batch_id"] = batch_id
+        row["updated_at"] = now
+        rows.append(row)
+    for start in range(0, len(rows), 5000):
+        repository.upsert(session, rows[start : start + 5000])
+    if rows:
+        repository.bump_version(session)
+    session.flush()
+    return len(rows)
+
+
+def ids_for(session: Session, codes: Sequence[str]) -> dict[str, int]:
+    """Registry ids of the given codes (absent codes are missing from the answer)."""
+    return repository.ids_for(session, list(codes))
+
+
+def count(session: Session) -> int:
+    return repository.count(session)
+
+
+def _index(session: Session) -> search.SearchIndex:
+    version = repository.registry_version(session)
+    return search.cached(
+        version, lambda: search.SearchIndex.build(version, repository.stream_search_rows(session))
+    )
+
+
+def search_entities(session: Session, *, q: str, params: PageParams) -> Page[Entity]:
+    """One page of entities matching ``q`` (a USCC, part of one, or part of a name)."""
+    result = _index(session).search(q, limit=params.per_page, offset=params.offset)
+    entities = repository.by_ids(session, [row["id"] for row in result.rows])
+    return Page(items=entities, total=result.total, page=params.page, per_page=params.per_page)
+
+
+def get_public(session: Session, *, code: str) -> Entity:
+    try:
+        normalized = validate(code)
+    except InvalidUSCC as exc:
+        normalized = normalize(code)
+        if only_check_character_wrong(normalized):
+            found = repository.by_uscc(session, normalized)  # a flagged official code
+            if found is not None and not found.uscc_check_ok:
+                return found
+        params: dict[str, Any] = dict(exc.params)
+        raise MalformedUSCC(
+            exc.reason,
+            details=[{"field": "uscc", "message": exc.reason, "params": params}],
+            **params,
+        ) from exc
+    entity = repository.by_uscc(session, normalized)
+    if entity is None:
+        raise EntityNotFound()
+    return entity

@@ -94,3 +94,14 @@ def make(first17: str) -> str:
     if len(first17) != 17 or any(c not in VALUES for c in first17):
         raise ValueError("need 17 USCC characters")
     return first17 + check_character(first17)
+
+
+def only_check_character_wrong(code: str) -> bool:
+    """True for a normalised code whose every fault is its check character (such codes were
+    issued in the wild; records from an official source carrying them are kept, flagged)."""
+    return (
+        len(code) == LENGTH
+        and all(c in VALUES for c in code)
+        and code[2:8].isdigit()
+        and code[17] != check_character(code[:17])
+    )
