@@ -12,9 +12,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import jobs_outbox
+from bench import entity_search, jobs_outbox
 
-BENCHMARKS = {"jobs": jobs_outbox.run}
+BENCHMARKS = {"jobs": jobs_outbox.run, "search": entity_search.run}
 
 
 def main(argv: list[str]) -> int:

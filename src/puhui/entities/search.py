@@ -63,6 +63,9 @@ class SearchIndex:
     def __init__(self, version: str, frame: pl.DataFrame) -> None:
         self.version = version
         self.frame = frame
+        # codes sorted once, for O(log n) exact look-ups
+        order = frame.select(pl.col("uscc"), pl.int_range(pl.len(), dtype=pl.Int32).alias("row"))
+        self._codes = order.sort("uscc")
 
     @classmethod
     def build(cls, version: str, chunks: Any) -> SearchIndex:
@@ -106,7 +109,7 @@ class SearchIndex:
         folded = codes.normalize(q)
         if _CODE_LIKE.match(folded):
             if len(folded) == codes.LENGTH:
-                matches = self.frame.filter(pl.col("uscc") == folded)
+                matches = self._exact_code(folded)
             else:
                 matches = self.frame.filter(pl.col("uscc").str.contains(folded, literal=True))
             if matches.height:
@@ -116,6 +119,12 @@ class SearchIndex:
             return SearchResult(0, [])
         matches = self.frame.filter(pl.col("norm").str.contains(needle, literal=True))
         return self._page(matches, limit, offset, rank_by=needle)
+
+    def _exact_code(self, code: str) -> pl.DataFrame:
+        at = int(self._codes["uscc"].search_sorted(code))
+        if at < self._codes.height and self._codes["uscc"][at] == code:
+            return self.frame.slice(int(self._codes["row"][at]), 1)
+        return self.frame.clear()
 
     def _page(
         self, matches: pl.DataFrame, limit: int, offset: int, rank_by: str | None
