@@ -36,6 +36,14 @@ def _error_classes() -> set[str]:
 
     registry.load_all()
     registry.routers()
+    import importlib
+    import pkgutil
+
+    import puhui
+
+    for info in pkgutil.walk_packages(puhui.__path__, "puhui."):
+        if ".migrations" not in info.name and not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
     names: set[str] = {"InvalidUSCC"}
     todo = [PuhuiError]
     while todo:

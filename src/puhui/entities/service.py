@@ -21,6 +21,7 @@ from puhui.entities.models import Entity
 from puhui.entities.places import DISTRICTS, STATUSES
 from puhui.entities.schemas import EntityRecord
 from puhui.entities.uscc import (
+    ALPHABET,
     EntityKind,
     InvalidUSCC,
     division_of,
@@ -33,6 +34,7 @@ from puhui.entities.uscc import (
 )
 
 __all__ = [
+    "ALPHABET",
     "DISTRICTS",
     "STATUSES",
     "EntityKind",

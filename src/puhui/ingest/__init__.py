@@ -1,0 +1,1 @@
+"""Ingestion: sources, batches, validation, quality reports, synthetic city generator."""

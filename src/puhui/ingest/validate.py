@@ -1,0 +1,250 @@
+"""Row validation of a batch against the catalog and the registry, vectorised in Polars.
+
+Each row either passes, passes with a warning, or is rejected with exactly one reason
+(the first that applies, in the order of :data:`REASONS`) naming the column at fault.
+Rejected rows never reach the lake; good rows of the same batch are not affected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from puhui.core.i18n import N_
+from puhui.entities import service as entities
+
+# reason code -> (column, message id); the order is the order rows are checked in
+REASONS: dict[str, tuple[str, str]] = {
+    "bad_json_line": ("*", N_("The line is not a JSON object.")),
+    "invalid_uscc": ("uscc", N_("The USCC is malformed.")),
+    "invalid_uscc_check": ("uscc", N_("The check character of the USCC is wrong.")),
+    "unknown_entity": ("uscc", N_("No entity with this USCC is registered.")),
+    "unknown_indicator": ("indicator", N_("The indicator code is not in the catalog.")),
+    "indicator_not_from_source": ("indicator", N_("This source does not supply this indicator.")),
+    "bad_period": (
+        "period",
+        N_("The period is not YYYY-MM, YYYYMM, YYYY-Qn or YYYY, or lies in the future."),
+    ),
+    "missing_value": ("value", N_("The value is empty.")),
+    "wrong_type": ("value", N_("The value does not fit the indicator's type.")),
+    "not_allowed_value": ("value", N_("The value is not one of the indicator's allowed values.")),
+    "out_of_range": ("value", N_("The value is outside the indicator's range.")),
+    "duplicate": ("*", N_("The same entity, indicator and period appear earlier in this batch.")),
+}
+WARNINGS: dict[str, tuple[str, str]] = {
+    "uscc_check_flagged": (
+        "uscc",
+        N_("The USCC's check character is wrong; the registry keeps it flagged."),
+    ),
+}
+NUMERIC = ("amount", "count", "ratio")
+ENUMERATED = ("grade", "code", "flag")
+_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+@dataclass(frozen=True)
+class Checked:
+    accepted: pl.DataFrame  # row, entity_id, indicator_id, period, value_num, value_text
+    issues: pl.DataFrame  # row, column, reason, severity, value
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What validation needs to know of one catalog indicator."""
+
+    id: int
+    code: str
+    value_type: str
+    source: str
+    min_value: float | None
+    max_value: float | None
+    allowed_values: tuple[str, ...] | list[str]
+
+
+def catalog_frame(specs: list[Spec]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(indicator table, allowed-values table) for joining against a batch."""
+    table = pl.DataFrame(
+        {
+            "indicator": [s.code for s in specs],
+            "indicator_id": pl.Series([s.id for s in specs], dtype=pl.Int16),
+            "value_type": [s.value_type for s in specs],
+            "source": [s.source for s in specs],
+            "min_value": pl.Series([s.min_value for s in specs], dtype=pl.Float64),
+            "max_value": pl.Series([s.max_value for s in specs], dtype=pl.Float64),
+        }
+    )
+    pairs = [(s.id, str(v)) for s in specs for v in s.allowed_values]
+    allowed = pl.DataFrame(
+        {
+            "indicator_id": pl.Series([p[0] for p in pairs], dtype=pl.Int16),
+            "value": pl.Series([p[1] for p in pairs], dtype=pl.String),
+            "allowed": pl.Series([True] * len(pairs), dtype=pl.Boolean),
+        }
+    )
+    return table, allowed
+
+
+def normalized_uscc(col: pl.Expr) -> pl.Expr:
+    return col.str.normalize("NFKC").str.to_uppercase().str.replace_all(r"[ \t\-]", "")
+
+
+def uscc_checks(col: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(well formed apart from the check character, check character right) for normalised codes."""
+    values = {c: i for i, c in enumerate(entities.ALPHABET)}
+    chars = [
+        col.str.slice(i, 1).replace_strict(values, default=None, return_dtype=pl.Int32)
+        for i in range(18)
+    ]
+    formed = (col.str.len_chars() == 18) & col.str.slice(2, 6).str.contains(r"^\d{6}$")
+    for c in chars:
+        formed = formed & c.is_not_null()
+    total = pl.sum_horizontal([c * w for c, w in zip(chars[:17], _WEIGHTS, strict=True)])
+    check_ok = ((31 - total % 31) % 31) == chars[17]
+    return formed.fill_null(False), check_ok.fill_null(False)
+
+
+def period_expr(col: pl.Expr) -> pl.Expr:
+    """YYYYMM as an integer, or null when the text is no period we accept."""
+    s = col.str.strip_chars()
+    month = pl.when(s.str.contains(r"^\d{4}-(0[1-9]|1[0-2])$")).then(
+        s.str.slice(0, 4).cast(pl.Int32, strict=False) * 100
+        + s.str.slice(5, 2).cast(pl.Int32, strict=False)
+    )
+    compact = pl.when(s.str.contains(r"^\d{4}(0[1-9]|1[0-2])$")).then(
+        s.cast(pl.Int32, strict=False)
+    )
+    quarter = pl.when(s.str.contains(r"^\d{4}-?Q[1-4]$")).then(
+        s.str.slice(0, 4).cast(pl.Int32, strict=False) * 100
+        + s.str.slice(-1, 1).cast(pl.Int32, strict=False) * 3
+    )
+    year = pl.when(s.str.contains(r"^\d{4}$")).then(s.cast(pl.Int32, strict=False) * 100 + 12)
+    return pl.coalesce(month, compact, quarter, year)
+
+
+def check(
+    raw: pl.DataFrame,
+    *,
+    source: str,
+    indicators: pl.DataFrame,
+    allowed: pl.DataFrame,
+    registry: pl.DataFrame,
+    today: date,
+) -> Checked:
+    """Validate long-form rows (row, uscc, indicator, period, value[, __bad_json__]).
+
+    ``registry`` has columns uscc, entity_id, uscc_check_ok."""
+    latest = today.year * 100 + today.month
+    df = raw.with_columns(
+        pl.col("uscc").alias("_uscc_sent"),
+        pl.col("indicator").alias("_indicator_sent"),
+        pl.col("period").alias("_period_sent"),
+        normalized_uscc(pl.col("uscc").fill_null("")).alias("uscc"),
+        pl.col("indicator").fill_null("").str.strip_chars().str.to_uppercase().alias("indicator"),
+        pl.col("value").str.strip_chars().alias("value"),
+        period_expr(pl.col("period").fill_null("")).alias("period_num"),
+    )
+    if "__bad_json__" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("__bad_json__"))
+    formed, check_ok = uscc_checks(pl.col("uscc"))
+    df = df.with_columns(formed.alias("_formed"), check_ok.alias("_check_ok"))
+    df = df.join(registry.rename({"uscc_check_ok": "_flagged_ok"}), on="uscc", how="left")
+    df = df.join(indicators, on="indicator", how="left")
+    num = pl.col("value").str.replace_all(",", "").cast(pl.Float64, strict=False)
+    df = df.with_columns(num.alias("value_num"))
+    df = df.join(allowed, on=["indicator_id", "value"], how="left")
+    is_num = pl.col("value_type").is_in(NUMERIC)
+    is_enum = pl.col("value_type").is_in(ENUMERATED)
+    is_date = pl.col("value_type") == "date"
+    date_ok = pl.col("value").str.strptime(pl.Date, "%Y-%m-%d", strict=False).is_not_null()
+    integral = (pl.col("value_num") == pl.col("value_num").floor()) & (pl.col("value_num") >= 0)
+    wrong_type = (
+        (is_num & pl.col("value_num").is_null())
+        | ((pl.col("value_type") == "count") & ~integral.fill_null(False))
+        | (is_date & ~date_ok)
+    )
+    out_of_range = is_num & (
+        (pl.col("value_num") < pl.col("min_value")).fill_null(False)
+        | (pl.col("value_num") > pl.col("max_value")).fill_null(False)
+        | pl.col("value_num").is_infinite().fill_null(False)
+        | pl.col("value_num").is_nan().fill_null(False)
+    )
+    reason = (
+        pl.when(pl.col("__bad_json__").is_not_null())
+        .then(pl.lit("bad_json_line"))
+        .when(~pl.col("_formed"))
+        .then(pl.lit("invalid_uscc"))
+        # a wrong check character passes only for a code the registry keeps flagged
+        .when(~pl.col("_check_ok") & pl.col("_flagged_ok").fill_null(True))
+        .then(pl.lit("invalid_uscc_check"))
+        .when(pl.col("entity_id").is_null())
+        .then(pl.lit("unknown_entity"))
+        .when(pl.col("indicator_id").is_null())
+        .then(pl.lit("unknown_indicator"))
+        .when(pl.col("source") != source)
+        .then(pl.lit("indicator_not_from_source"))
+        .when(pl.col("period_num").is_null() | (pl.col("period_num") > latest))
+        .then(pl.lit("bad_period"))
+        .when(pl.col("value").is_null() | (pl.col("value") == ""))
+        .then(pl.lit("missing_value"))
+        .when(wrong_type)
+        .then(pl.lit("wrong_type"))
+        .when(is_enum & pl.col("allowed").is_null())
+        .then(pl.lit("not_allowed_value"))
+        .when(out_of_range)
+        .then(pl.lit("out_of_range"))
+    )
+    df = df.with_columns(reason.alias("reason"))
+    key = ["entity_id", "indicator_id", "period_num"]
+    first = pl.struct(key).is_first_distinct()
+    df = df.with_columns(
+        pl.when(pl.col("reason").is_null() & ~first.over(pl.col("reason").is_null()))
+        .then(pl.lit("duplicate"))
+        .otherwise(pl.col("reason"))
+        .alias("reason")
+    )
+    rejected = df.filter(pl.col("reason").is_not_null())
+    warned = df.filter(pl.col("reason").is_null() & ~pl.col("_check_ok"))
+    col_of = {k: v[0] for k, v in REASONS.items()}
+    issues = pl.concat(
+        [
+            rejected.select(
+                "row",
+                pl.col("reason").replace_strict(col_of, return_dtype=pl.String).alias("column"),
+                "reason",
+                pl.lit("reject").alias("severity"),
+                pl.when(
+                    pl.col("reason").is_in(["invalid_uscc", "invalid_uscc_check", "unknown_entity"])
+                )
+                .then(pl.col("_uscc_sent"))
+                .when(pl.col("reason").is_in(["unknown_indicator", "indicator_not_from_source"]))
+                .then(pl.col("_indicator_sent"))
+                .when(pl.col("reason") == "bad_period")
+                .then(pl.col("_period_sent"))
+                .when(pl.col("reason") == "bad_json_line")
+                .then(pl.col("__bad_json__"))
+                .otherwise(pl.col("value"))
+                .alias("value"),
+            ),
+            warned.select(
+                "row",
+                pl.lit("uscc").alias("column"),
+                pl.lit("uscc_check_flagged").alias("reason"),
+                pl.lit("warn").alias("severity"),
+                pl.col("uscc").alias("value"),
+            ),
+        ]
+    ).sort("row")
+    good = df.filter(pl.col("reason").is_null())
+    accepted = good.select(
+        "row",
+        pl.col("entity_id").cast(pl.Int32),
+        pl.col("indicator_id").cast(pl.Int16),
+        pl.col("period_num").cast(pl.Int32).alias("period"),
+        pl.when(is_num | (pl.col("value_type") == "flag"))
+        .then(pl.col("value_num"))
+        .alias("value_num"),
+        pl.when(~is_num).then(pl.col("value")).alias("value_text"),
+    )
+    return Checked(accepted=accepted, issues=issues)
