@@ -12,9 +12,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import entity_search, jobs_outbox
+from bench import entity_search, generate_city, jobs_outbox
 
-BENCHMARKS = {"jobs": jobs_outbox.run, "search": entity_search.run}
+BENCHMARKS = {
+    "jobs": jobs_outbox.run,
+    "search": entity_search.run,
+    "generate_city": generate_city.run,
+}
 
 
 def main(argv: list[str]) -> int:

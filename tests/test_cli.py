@@ -221,9 +221,9 @@ class TestCli:
         monkeypatch.setenv("PUHUI_ARGON2_TIME_COST", "2")
         monkeypatch.setenv("PUHUI_ARGON2_MEMORY_KIB", "19456")
         get_settings.cache_clear()
-        r = run("demo", "--no-serve")
+        r = run("demo", "--no-serve", "--entities", "0")
         assert r.exit_code == 0, r.output
-        assert run("demo", "--no-serve").exit_code == 0
+        assert run("demo", "--no-serve", "--entities", "0").exit_code == 0
         engine = create_engine(cli_db)
         with engine.connect() as conn:
             roles = set(conn.scalars(select(User.role)).all())
@@ -234,3 +234,58 @@ class TestCli:
             ["platform", "regulator", "bank", "bank", "guarantor", "data_source"]
         )
         assert "Demo@2026puhui" in r.output
+
+
+class TestIngestCommand:
+    def _registry(self, tmp_path):
+        from puhui.ingest.readers import REGISTRY_COLUMNS
+
+        code = "9144030071526726XG"
+        path = tmp_path / "registry.csv"
+        row = [
+            code.replace("4403", "3302", 1),
+            "宁波命令行测试有限公司",
+            "enterprise",
+            "330212",
+            "C",
+            "39",
+            "100",
+            "2010-01-01",
+            "active",
+            "",
+            "",
+        ]
+        from puhui.entities import service as entities
+
+        row[0] = entities.make(row[0][:17])
+        path.write_text(",".join(REGISTRY_COLUMNS) + "\n" + ",".join(row) + "\n", encoding="utf-8")
+        return path, row[0]
+
+    def test_registry_then_observations_then_the_same_file_again(self, cli_db, tmp_path):
+        registry, code = self._registry(tmp_path)
+        r = run("ingest", str(registry), "--source", "SAMR")
+        assert r.exit_code == 0, r.output
+        assert "1 accepted" in r.output
+        data = tmp_path / "tax.csv"
+        data.write_text(
+            f"uscc,indicator,period,value\n{code},OPR_TAX_TOTAL_12M,2026-09,10\n"
+            f"{code},OPR_TAX_TOTAL_12M,2026-13,10\n"
+        )
+        r = run("ingest", str(data), "--source", "tax")
+        assert r.exit_code == 0, r.output
+        assert (
+            "1 accepted, 1 rejected" in r.output
+            and "bad_period: 1" in r.output
+            and "report:" in r.output
+        )
+        r = run("ingest", str(data), "--source", "TAX")
+        assert r.exit_code == 0 and "nothing changed" in r.output
+
+    def test_bad_arguments_and_rejected_files(self, cli_db, tmp_path):
+        assert run("ingest", str(tmp_path / "missing.csv"), "--source", "TAX").exit_code == 2
+        (tmp_path / "f.csv").write_text("uscc,indicator,period,value\n")
+        r = run("ingest", str(tmp_path / "f.csv"), "--source", "NOPE")
+        assert r.exit_code == 2 and "No data source" in r.output
+        (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
+        r = run("ingest", str(tmp_path / "b.parquet"), "--source", "TAX")
+        assert r.exit_code == 1 and "rejected" in r.output

@@ -15,17 +15,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import func, select
 
 from puhui.accounts.models import ApiKey, AuthSession, Institution, User
 from puhui.audit.models import AuditEvent
+from puhui.config import get_settings
 from puhui.core import jobs
 from puhui.core.orm import utcnow
 from puhui.core.policy import POLICY, Role
 from puhui.core.security import digest, new_token
 from puhui.core.web import CSRF_FIELD, Policy, TxRoute
+from puhui.ingest import service as ingest_service
+from puhui.ingest.models import Batch, DataSource
 from tests import factories
 
 # Infrastructure routes outside the policy table, each for a stated reason.
@@ -36,6 +40,8 @@ OBJECT_PARAMS = {
     "user_id": "user",
     "key_id": "api_key",
     "job_id": "job",
+    "batch_id": "batch",
+    "upload_id": "upload",
 }
 
 
@@ -138,6 +144,46 @@ def world(session) -> World:
     job = jobs.enqueue(session, "jobs.purge_done", {"days": 7})
     job.status = jobs.DEAD
     session.flush()
+    other_source = factories.institution(session, factories.KIND_FOR_ROLE[Role.DATA_STEWARD])
+    batches, uploads = {}, {}
+    for inst, owner in ((source, home[Role.DATA_STEWARD]), (other_source, None)):
+        src = DataSource(
+            code=f"S{inst.id}",
+            name="源",
+            department="部门",
+            level="municipal",
+            schedule="monthly",
+            institution_id=inst.id,
+        )
+        session.add(src)
+        session.flush()
+        batch = Batch(
+            source_id=src.id,
+            filename="f.csv",
+            content_sha256=f"{inst.id:064d}",
+            size_bytes=1,
+            via="cli",
+            status="committed",
+        )
+        session.add(batch)
+        session.flush()
+        batches[inst.id] = batch.id
+        empty = pl.DataFrame(
+            schema={
+                "row": pl.Int64,
+                "column": pl.String,
+                "reason": pl.String,
+                "severity": pl.String,
+                "value": pl.String,
+            }
+        )
+        ingest_service.write_report(get_settings(), batch.id, empty)
+        upload = jobs.enqueue(
+            session,
+            "ingest.file",
+            {"source": src.code, "path": "/nonexistent", "user_id": owner.id if owner else -1},
+        )
+        uploads[inst.id] = upload.id
     return World(
         home=home,
         objects={
@@ -145,12 +191,16 @@ def world(session) -> World:
             "user": own_user.id,
             "api_key": keys[bank_a.id],
             "job": job.id,
+            "batch": batches[source.id],
+            "upload": uploads[source.id],
         },
         foreign={
             "institution": bank_b.id,
             "user": other_user.id,
             "api_key": keys[bank_b.id],
             "job": job.id,
+            "batch": batches[other_source.id],
+            "upload": uploads[other_source.id],
         },
     )
 

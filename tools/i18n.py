@@ -59,6 +59,7 @@ def code_ids() -> set[str]:
 
     ids = {r.value for r in Role} | {k.value for k in InstitutionKind}
     ids |= {"pending", "running", "done", "dead", "sent", "ok", "denied", "failed"}
+    ids |= {"writing", "committed", "rejected", "reject", "warn", "weekly"}
     from puhui.catalog import file as catalog_file
 
     ids |= set(catalog_file.CATEGORIES) | set(catalog_file.VALUE_TYPES)

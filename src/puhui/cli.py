@@ -12,6 +12,7 @@ import secrets
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -89,10 +90,12 @@ def initialise(*, quiet: bool = False) -> None:
     migrate.upgrade(get_engine(settings.effective_database_url))
     from puhui.catalog import service as catalog
     from puhui.core.db import session_scope
+    from puhui.ingest import service as ingest_service
 
     try:
         with session_scope() as session:
             loaded = catalog.load(session)
+            ingest_service.ensure_default_sources(session)
     except Exception as exc:
         raise fail(_message(exc)) from exc
     if not quiet:
@@ -250,8 +253,15 @@ def demo(
     ] = True,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
+    entities: Annotated[
+        int, typer.Option(min=0, max=5_000_000, help="Entities in the generated city (0: none).")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated city.")] = 2026,
 ) -> None:
-    """Create demo institutions and users of every role, print the log-ins, and serve."""
+    """Create demo institutions and users of every role, generate and load a demo city,
+    print the log-ins, and serve."""
+    import time
+
     from puhui import demo as demo_data
     from puhui.core.db import session_scope
 
@@ -261,6 +271,42 @@ def demo(
     initialise()
     with session_scope() as session:
         logins = demo_data.create(session)
+        demo_data.bind_demo_sources(session)
+    if entities > 0:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from puhui.core.db import get_session_factory
+
+        started = time.perf_counter()
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("demo city", total=None)
+
+            def say(what: str, done: int, total: int) -> None:
+                bar.update(task, description=what[:60], completed=done, total=total)
+
+            files, accepted = demo_data.load_city(
+                get_session_factory(settings.effective_database_url),
+                settings,
+                entities=entities,
+                seed=seed,
+                say=say,
+            )
+        console.print(
+            f"demo city: {entities} entities, {files} files, {accepted} values in the lake "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
     table = Table(title="Demo log-ins (password for all: " + demo_data.DEMO_PASSWORD + ")")
     for column in ("username", "role", "institution / entity"):
         table.add_column(column)
@@ -271,6 +317,116 @@ def demo(
     console.print(f"Open [bold]{url}[/] and log in with one of the accounts above.")
     if serve_after:
         serve(host=host, port=port, worker=True)
+
+
+# --- ingest ---------------------------------------------------------------------------------
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Files as the department sent them.")],
+    source: Annotated[str, typer.Option("--source", help="The data source code, e.g. TAX.")],
+) -> None:
+    """Validate and load department files: one batch and one lake commit per file."""
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    from puhui.core.db import get_session_factory, session_scope
+    from puhui.ingest import service as ingest_service
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise fail(f"no such file: {', '.join(missing)}")
+    settings = _settings()
+    initialise(quiet=True)
+    factory = get_session_factory(settings.effective_database_url)
+    with session_scope(factory) as session:
+        try:
+            ingest_service.get_source(session, code=source)
+        except Exception as exc:
+            raise fail(f"{_message(exc)} ({source!r})") from exc
+    failed = False
+    for path in files:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"{path.name}: starting", total=None)
+
+            def step(what: str, task: TaskID = task, name: str = path.name) -> None:
+                bar.update(task, description=f"{name}: {what}")
+
+            outcome = ingest_service.ingest_path(
+                factory,
+                source_code=source,
+                path=path,
+                actor=None,
+                via="cli",
+                settings=settings,
+                progress=step,
+            )
+        with session_scope(factory) as session:
+            batch = ingest_service.get_batch(session, batch_id=outcome.batch_id)
+            summary = (
+                batch.status,
+                batch.rows_total,
+                batch.rows_accepted,
+                batch.rows_rejected,
+                batch.rows_warned,
+                batch.message,
+                dict(batch.reasons or {}),
+            )
+        status, total, accepted, rejected, warned, message, reasons = summary
+        if outcome.duplicate:
+            console.print(
+                f"{path.name}: already loaded as batch {outcome.batch_id}; nothing changed"
+            )
+        elif status == "rejected":
+            failed = True
+            err.print(f"[bold red]{path.name}: rejected[/] — {message}")
+        else:
+            console.print(
+                f"{path.name}: batch {outcome.batch_id} committed — {total} rows, "
+                f"{accepted} accepted, {rejected} rejected, {warned} warned"
+            )
+            for reason, n in reasons.items():
+                console.print(f"    {reason}: {n}")
+            if rejected or warned:
+                console.print(
+                    f"    report: {ingest_service.report_path(settings, outcome.batch_id)}"
+                )
+    if failed:
+        raise typer.Exit(1)
+
+
+# --- snapshot -------------------------------------------------------------------------------
+
+snapshot_app = typer.Typer(help="The latest-value snapshot.", no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
+
+
+@snapshot_app.command("rebuild")
+def snapshot_rebuild() -> None:
+    """Rebuild the whole snapshot from the lake."""
+    import time
+
+    from puhui.core.db import session_scope
+    from puhui.ingest import service as ingest_service
+
+    settings = _settings()
+    initialise(quiet=True)
+    started = time.perf_counter()
+    with console.status("rebuilding the snapshot from the lake"), session_scope() as session:
+        snapshot = ingest_service.rebuild_snapshot(session, settings=settings)
+    view = snapshot.current()
+    memory = snapshot.memory_bytes()["total"]
+    console.print(
+        f"snapshot version {view.version}: {view.n_entities} entities, "
+        f"{len(view.indicators)} indicators, {memory / 2**20:.1f} MiB mapped, "
+        f"built in {time.perf_counter() - started:.1f} s"
+    )
 
 
 # --- admin ----------------------------------------------------------------------------------

@@ -4,10 +4,16 @@ nothing the second time."""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.accounts import service as accounts
 from puhui.accounts.schemas import InstitutionCreate, UserCreate
+from puhui.config import Settings
+from puhui.core.db import session_scope
 from puhui.core.policy import InstitutionKind, Role
 from puhui.entities import service as entities
 
@@ -69,3 +75,57 @@ def create(session: Session) -> list[tuple[str, str, str]]:
             )
         rows.append((username, role.value, inst_name or DEMO_ENTERPRISE_USCC))
     return rows
+
+
+def bind_demo_sources(session: Session) -> None:
+    """The demo tax department's stewards push and see the TAX source's batches."""
+    from puhui.ingest import service as ingest
+
+    inst = accounts.get_institution_by_name(session, "宁波市税务局")
+    source = ingest.get_source(session, code="TAX")
+    if inst is not None and source.institution_id is None:
+        source.institution_id = inst.id
+        session.flush()
+
+
+def city_files(city: Path) -> list[tuple[str, Path]]:
+    """(source, file) of a generated city, the registry first (observations need it)."""
+    manifest = json.loads((city / "manifest.json").read_text(encoding="utf-8"))
+    files = [(f["source"], city / f["path"]) for f in manifest["files"]]
+    return sorted(files, key=lambda sf: (sf[1].name != "registry.csv", str(sf[1])))
+
+
+def load_city(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    entities: int,
+    seed: int,
+    say: Callable[[str, int, int], None],
+) -> tuple[int, int]:
+    """Generate a city under DATA_DIR/city-<entities>-<seed> (once) and ingest every file
+    (a file already loaded changes nothing). Returns (files, values accepted)."""
+    from puhui.ingest import service as ingest
+    from puhui.ingest.generator import generate_city
+
+    city = settings.data_dir / f"city-{entities}-{seed}"
+    if not (city / "manifest.json").exists():
+        generate_city(
+            city,
+            entities=entities,
+            seed=seed,
+            progress=lambda phase, done, total: say(f"generating: {phase}", done, total),
+        )
+    files = city_files(city)
+    accepted = 0
+    for n, (source, path) in enumerate(files, start=1):
+        say(f"ingesting {source}/{path.name}", n, len(files))
+        outcome = ingest.ingest_path(
+            factory, source_code=source, path=path, actor=None, via="cli", settings=settings
+        )
+        with session_scope(factory) as session:
+            accepted += ingest.get_batch(session, batch_id=outcome.batch_id).rows_accepted
+    say("building the snapshot", len(files), len(files))
+    with session_scope(factory) as session:
+        ingest.rebuild_snapshot(session, settings=settings)
+    return len(files), accepted

@@ -7,6 +7,7 @@ from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.jobs import Job
 from puhui.core.orm import Base
 from puhui.entities.models import Entity, RegistryState
+from puhui.ingest.models import Batch, BatchIssue, DataSource
 from puhui.notifications.models import Message
 
 __all__ = [
@@ -14,7 +15,10 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "Batch",
+    "BatchIssue",
     "CatalogVersion",
+    "DataSource",
     "Entity",
     "IdempotencyRecord",
     "Indicator",

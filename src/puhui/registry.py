@@ -11,6 +11,7 @@ def load_all() -> None:
     import puhui.accounts.tasks
     import puhui.core.idempotency
     import puhui.core.jobs
+    import puhui.ingest.tasks
     import puhui.models
     import puhui.notifications.tasks  # noqa: F401
 
@@ -24,6 +25,8 @@ def routers() -> list[APIRouter]:
     from puhui.catalog import views as catalog_views
     from puhui.entities import routes as entities_api
     from puhui.entities import views as entities_views
+    from puhui.ingest import routes as ingest_api
+    from puhui.ingest import views as ingest_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
@@ -34,12 +37,14 @@ def routers() -> list[APIRouter]:
         audit_api.router,
         catalog_api.router,
         entities_api.router,
+        ingest_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
         entities_views.router,
+        ingest_views.router,
         notifications_views.router,
         operations_views.router,
     ]

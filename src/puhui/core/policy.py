@@ -73,6 +73,9 @@ class Action(StrEnum):
     MESSAGES_READ = "messages.read"
     CATALOG_READ = "catalog.read"
     ENTITY_READ = "entity.read"
+    INGEST_READ = "ingest.read"
+    INGEST_UPLOAD = "ingest.upload"
+    SOURCE_MANAGE = "source.manage"
 
 
 ALL_ROLES = frozenset(Role)
@@ -88,6 +91,9 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MESSAGES_READ: frozenset({Role.OPERATOR}),
     Action.CATALOG_READ: ALL_ROLES,
     Action.ENTITY_READ: ALL_ROLES,
+    Action.INGEST_READ: frozenset({Role.OPERATOR, Role.DATA_STEWARD, Role.REGULATOR}),
+    Action.INGEST_UPLOAD: frozenset({Role.OPERATOR, Role.DATA_STEWARD}),
+    Action.SOURCE_MANAGE: frozenset({Role.OPERATOR}),
 }
 
 

@@ -266,6 +266,18 @@ def nav_for(actor: Actor | None) -> list[NavItem]:
     return [item for item in _nav if actor.can(item.action)]
 
 
+def current_nav(path: str, items: list[NavItem]) -> str | None:
+    """The navigation entry a page belongs to: the longest one its path starts with."""
+    best = None
+    for item in items:
+        inside = path == item.path or (
+            item.path != "/" and path.startswith(item.path.rstrip("/") + "/")
+        )
+        if inside and (best is None or len(item.path) > len(best)):
+            best = item.path
+    return best
+
+
 # --- templates ------------------------------------------------------------------------
 
 
@@ -299,6 +311,7 @@ def render(
         "_": lambda message, **params: i18n.gettext(locale, message, **params),
         "csrf_token": csrf_token_for(request),
         "nav": nav_for(actor),
+        "current_nav": current_nav(request.url.path, nav_for(actor)),
         "next_path": quote(request.url.path),
     }
     ctx.update(context or {})

@@ -28,7 +28,16 @@ UPSERT_COLUMNS = (
     "source_batch_id",
     "updated_at",
 )
-SEARCH_COLUMNS = ("id", "uscc", "name", "kind", "district", "industry_section", "status")
+SEARCH_COLUMNS = (
+    "id",
+    "uscc",
+    "name",
+    "kind",
+    "district",
+    "industry_section",
+    "status",
+    "uscc_check_ok",
+)
 
 
 def by_uscc(session: Session, code: str) -> Entity | None:
@@ -52,6 +61,10 @@ def ids_for(session: Session, codes: Sequence[str]) -> dict[str, int]:
 
 def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Entity)) or 0)
+
+
+def max_id(session: Session) -> int:
+    return int(session.scalar(select(func.max(Entity.id))) or 0)
 
 
 def upsert(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -71,7 +71,9 @@ class SearchIndex:
     def build(cls, version: str, chunks: Any) -> SearchIndex:
         parts = []
         for chunk in chunks:
-            ids, usccs, names, kinds, districts, sections, statuses = zip(*chunk, strict=True)
+            ids, usccs, names, kinds, districts, sections, statuses, check_ok = zip(
+                *chunk, strict=True
+            )
             parts.append(
                 pl.DataFrame(
                     {
@@ -82,6 +84,7 @@ class SearchIndex:
                         "district": pl.Series(districts, dtype=pl.Categorical),
                         "industry_section": pl.Series(sections, dtype=pl.String),
                         "status": pl.Series(statuses, dtype=pl.Categorical),
+                        "uscc_check_ok": pl.Series(check_ok, dtype=pl.Boolean),
                     }
                 )
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from puhui.core.orm import utcnow
@@ -22,6 +23,8 @@ from puhui.entities.places import DISTRICTS, STATUSES
 from puhui.entities.schemas import EntityRecord
 from puhui.entities.uscc import (
     ALPHABET,
+    VALUES,
+    WEIGHTS,
     EntityKind,
     InvalidUSCC,
     division_of,
@@ -37,6 +40,8 @@ __all__ = [
     "ALPHABET",
     "DISTRICTS",
     "STATUSES",
+    "VALUES",
+    "WEIGHTS",
     "EntityKind",
     "InvalidUSCC",
     "division_of",
@@ -48,8 +53,10 @@ __all__ = [
     "normalize",
     "official_code",
     "only_check_character_wrong",
+    "registry_frame",
     "search_entities",
     "upsert",
+    "upsert_frame",
     "validate",
 ]
 
@@ -87,6 +94,10 @@ def ids_for(session: Session, codes: Sequence[str]) -> dict[str, int]:
     return repository.ids_for(session, list(codes))
 
 
+def max_id(session: Session) -> int:
+    return repository.max_id(session)
+
+
 def count(session: Session) -> int:
     return repository.count(session)
 
@@ -96,6 +107,30 @@ def _index(session: Session) -> search.SearchIndex:
     return search.cached(
         version, lambda: search.SearchIndex.build(version, repository.stream_search_rows(session))
     )
+
+
+def registry_frame(session: Session) -> pl.DataFrame:
+    """(uscc, entity_id, uscc_check_ok) of every registered entity, for joining a batch."""
+    frame = _index(session).frame
+    return frame.select("uscc", pl.col("id").alias("entity_id"), "uscc_check_ok")
+
+
+def upsert_frame(session: Session, frame: pl.DataFrame, *, batch_id: int | None) -> int:
+    """Bulk upsert of already validated registry rows (the columns of :class:`EntityRecord`)."""
+    now = utcnow()
+    written = 0
+    for chunk in frame.iter_slices(5000):
+        rows = chunk.with_columns(
+            pl.lit(batch_id, dtype=pl.Int32).alias("source_batch_id")
+        ).to_dicts()
+        for row in rows:
+            row["updated_at"] = now
+        repository.upsert(session, rows)
+        written += len(rows)
+    if written:
+        repository.bump_version(session)
+    session.flush()
+    return written
 
 
 def search_entities(session: Session, *, q: str, params: PageParams) -> Page[Entity]:

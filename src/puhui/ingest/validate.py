@@ -136,19 +136,40 @@ def check(
 
     ``registry`` has columns uscc, entity_id, uscc_check_ok."""
     latest = today.year * 100 + today.month
-    df = raw.with_columns(
-        pl.col("uscc").alias("_uscc_sent"),
-        pl.col("indicator").alias("_indicator_sent"),
-        pl.col("period").alias("_period_sent"),
-        normalized_uscc(pl.col("uscc").fill_null("")).alias("uscc"),
-        pl.col("indicator").fill_null("").str.strip_chars().str.to_uppercase().alias("indicator"),
-        pl.col("value").str.strip_chars().alias("value"),
-        period_expr(pl.col("period").fill_null("")).alias("period_num"),
+    # Codes, indicator names and periods repeat across rows: work on each distinct text once
+    # and join the answers back (a 24-month file has ~24 distinct periods).
+    codes = (
+        raw.select(pl.col("uscc").alias("_uscc_sent"))
+        .unique()
+        .with_columns(normalized_uscc(pl.col("_uscc_sent").fill_null("")).alias("uscc"))
+    )
+    formed, check_ok = uscc_checks(pl.col("uscc"))
+    codes = codes.with_columns(formed.alias("_formed"), check_ok.alias("_check_ok"))
+    names = (
+        raw.select(pl.col("indicator").alias("_indicator_sent"))
+        .unique()
+        .with_columns(
+            pl.col("_indicator_sent")
+            .fill_null("")
+            .str.strip_chars()
+            .str.to_uppercase()
+            .alias("indicator")
+        )
+    )
+    periods = (
+        raw.select(pl.col("period").alias("_period_sent"))
+        .unique()
+        .with_columns(period_expr(pl.col("_period_sent").fill_null("")).alias("period_num"))
+    )
+    df = (
+        raw.rename({"uscc": "_uscc_sent", "indicator": "_indicator_sent", "period": "_period_sent"})
+        .join(codes, on="_uscc_sent", how="left", nulls_equal=True)
+        .join(names, on="_indicator_sent", how="left", nulls_equal=True)
+        .join(periods, on="_period_sent", how="left", nulls_equal=True)
+        .with_columns(pl.col("value").str.strip_chars().alias("value"))
     )
     if "__bad_json__" not in df.columns:
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias("__bad_json__"))
-    formed, check_ok = uscc_checks(pl.col("uscc"))
-    df = df.with_columns(formed.alias("_formed"), check_ok.alias("_check_ok"))
     df = df.join(registry.rename({"uscc_check_ok": "_flagged_ok"}), on="uscc", how="left")
     df = df.join(indicators, on="indicator", how="left")
     num = pl.col("value").str.replace_all(",", "").cast(pl.Float64, strict=False)
@@ -158,7 +179,7 @@ def check(
     is_enum = pl.col("value_type").is_in(ENUMERATED)
     is_date = pl.col("value_type") == "date"
     date_ok = pl.col("value").str.strptime(pl.Date, "%Y-%m-%d", strict=False).is_not_null()
-    integral = (pl.col("value_num") == pl.col("value_num").floor()) & (pl.col("value_num") >= 0)
+    integral = pl.col("value_num") == pl.col("value_num").floor()  # sign is the range's business
     wrong_type = (
         (is_num & pl.col("value_num").is_null())
         | ((pl.col("value_type") == "count") & ~integral.fill_null(False))
@@ -196,6 +217,7 @@ def check(
         .then(pl.lit("out_of_range"))
     )
     df = df.with_columns(reason.alias("reason"))
+    df = df.sort("row", maintain_order=True)  # joins do not keep row order; "first" needs it
     key = ["entity_id", "indicator_id", "period_num"]
     first = pl.struct(key).is_first_distinct()
     df = df.with_columns(
@@ -226,6 +248,7 @@ def check(
                 .then(pl.col("__bad_json__"))
                 .otherwise(pl.col("value"))
                 .alias("value"),
+                pl.col("_indicator_sent").alias("indicator"),
             ),
             warned.select(
                 "row",
@@ -233,6 +256,7 @@ def check(
                 pl.lit("uscc_check_flagged").alias("reason"),
                 pl.lit("warn").alias("severity"),
                 pl.col("uscc").alias("value"),
+                pl.col("_indicator_sent").alias("indicator"),
             ),
         ]
     ).sort("row")

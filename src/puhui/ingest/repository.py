@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session
+
+from puhui.ingest.models import Batch, BatchIssue, DataSource
+
+
+def source_by_code(session: Session, code: str) -> DataSource | None:
+    return session.scalar(select(DataSource).where(DataSource.code == code))
+
+
+def sources_query() -> Select[Any]:
+    return select(DataSource).order_by(DataSource.code)
+
+
+def batch(session: Session, batch_id: int) -> Batch | None:
+    return session.get(Batch, batch_id)
+
+
+def batch_by_digest(session: Session, *, source_id: int, digest: str) -> Batch | None:
+    return session.scalar(
+        select(Batch).where(Batch.source_id == source_id, Batch.content_sha256 == digest)
+    )
+
+
+def source_by_id(session: Session, source_id: int) -> DataSource | None:
+    return session.get(DataSource, source_id)
+
+
+def sources_of_institution(session: Session, institution_id: int) -> list[DataSource]:
+    stmt = select(DataSource).where(DataSource.institution_id == institution_id)
+    return list(session.scalars(stmt))
+
+
+def batches_query(
+    *, source_code: str | None, status: str | None, codes: set[str] | None = None
+) -> Select[Any]:
+    stmt = select(Batch).join(DataSource, DataSource.id == Batch.source_id)
+    if source_code:
+        stmt = stmt.where(DataSource.code == source_code)
+    if codes is not None:
+        stmt = stmt.where(DataSource.code.in_(sorted(codes)))
+    if status:
+        stmt = stmt.where(Batch.status == status)
+    return stmt.order_by(Batch.id.desc())
+
+
+def issues_query(batch_id: int) -> Select[Any]:
+    return (
+        select(BatchIssue)
+        .where(BatchIssue.batch_id == batch_id)
+        .order_by(BatchIssue.row, BatchIssue.id)
+    )
+
+
+def replace_issues(session: Session, batch_id: int, issues: Sequence[BatchIssue]) -> None:
+    session.execute(delete(BatchIssue).where(BatchIssue.batch_id == batch_id))
+    session.add_all(issues)

@@ -1,0 +1,602 @@
+"""Data sources and the ingestion of their batches.
+
+Pipeline of one file (:func:`ingest_path`), each step its own transaction so that a crash
+anywhere leaves a state the next run finishes:
+
+1. The file's SHA-256 identifies it. A file already committed for this source changes
+   nothing and answers with the earlier batch.
+2. A batch row is committed in state ``writing`` (visible to operators as unfinished).
+3. The file is read and every row validated; a file that is not what it claims is
+   ``rejected`` as a whole with its message.
+4. Good rows go to the lake as ONE Delta commit tagged with the batch id (registry rows
+   go to the entity registry instead). The lake write is idempotent per batch id, so a
+   run after a crash between this step and the next does not write twice.
+5. The batch becomes ``committed`` with its quality report (counts, reasons, the first
+   issues in the database, every issue in a CSV file), and a snapshot refresh is queued
+   in the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy.orm import Session, sessionmaker
+
+from puhui.audit import service as audit
+from puhui.catalog import service as catalog
+from puhui.config import Settings, get_settings
+from puhui.core import jobs
+from puhui.core.db import session_scope
+from puhui.core.errors import Conflict, NotFound
+from puhui.core.i18n import gettext
+from puhui.core.lake import Lake
+from puhui.core.orm import utcnow
+from puhui.core.pagination import Page, PageParams, paginate
+from puhui.core.policy import Actor
+from puhui.core.snapshot import IndicatorSpec, Snapshot, SnapshotNotFound
+from puhui.entities import service as entities
+from puhui.ingest import repository
+from puhui.ingest.models import COMMITTED, REJECTED, WRITING, Batch, BatchIssue, DataSource
+from puhui.ingest.readers import FileRejected, RawFile, read_file
+from puhui.ingest.registry_rows import REGISTRY_REASONS, check_registry
+from puhui.ingest.schemas import SourceCreate
+from puhui.ingest.validate import REASONS, WARNINGS, Spec, catalog_frame, check
+
+ISSUES_KEPT = 1000
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # periods are the city's calendar months
+SOURCES_FILE = Path(__file__).resolve().parent / "data" / "sources.csv"
+REFRESH_JOB = "snapshot.refresh"
+Progress = Callable[[str], None]
+
+
+class SourceNotFound(NotFound):
+    default_code = "source_not_found"
+    default_message = "No data source with this code."
+
+
+class DuplicateSource(Conflict):
+    default_code = "duplicate_source"
+    default_message = "A data source with this code exists."
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def ensure_default_sources(session: Session) -> int:
+    """Register the departments listed in ``data/sources.csv`` that are missing."""
+    created = 0
+    with SOURCES_FILE.open(encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if repository.source_by_code(session, rec["code"]) is None:
+                session.add(DataSource(is_active=True, **rec))
+                created += 1
+    session.flush()
+    return created
+
+
+def list_sources(session: Session, *, params: PageParams) -> Page[DataSource]:
+    return paginate(session, repository.sources_query(), params)
+
+
+def get_source(session: Session, *, code: str) -> DataSource:
+    source = repository.source_by_code(session, code.upper())
+    if source is None:
+        raise SourceNotFound()
+    return source
+
+
+def create_source(session: Session, *, actor: Actor, data: SourceCreate) -> DataSource:
+    if repository.source_by_code(session, data.code) is not None:
+        raise DuplicateSource()
+    source = DataSource(is_active=True, **data.model_dump())
+    session.add(source)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="source.create",
+        target_type="data_source",
+        target_id=source.id,
+        details={"code": source.code},
+    )
+    return source
+
+
+# --- batches ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    batch_id: int
+    status: str
+    duplicate: bool
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def reports_dir(settings: Settings) -> Path:
+    return settings.data_dir / "ingest" / "reports"
+
+
+def report_path(settings: Settings, batch_id: int) -> Path:
+    return reports_dir(settings) / f"batch-{batch_id}.csv"
+
+
+def ingest_path(
+    factory: sessionmaker[Session],
+    *,
+    source_code: str,
+    path: Path,
+    actor: Actor | None,
+    via: str,
+    filename: str | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    today: date | None = None,
+) -> Outcome:
+    settings = settings or get_settings()
+    say = progress or (lambda _step: None)
+    say("hashing")
+    digest, size = file_digest(path)
+    with session_scope(factory) as session:
+        source = get_source(session, code=source_code)
+        source_id, code = source.id, source.code
+        earlier = repository.batch_by_digest(session, source_id=source_id, digest=digest)
+        if earlier is not None and earlier.status != WRITING:
+            return Outcome(earlier.id, earlier.status, duplicate=True)
+        if earlier is None:
+            earlier = Batch(
+                source_id=source_id,
+                filename=(filename or path.name)[:255],
+                content_sha256=digest,
+                size_bytes=size,
+                via=via,
+                uploaded_by=actor.user_id if actor else None,
+                status=WRITING,
+            )
+            session.add(earlier)
+            session.flush()
+        batch_id = earlier.id
+    say("reading")
+    try:
+        raw = read_file(path)
+    except FileRejected as exc:
+        with session_scope(factory) as session:
+            batch = repository.batch(session, batch_id)
+            assert batch is not None
+            batch.status = REJECTED
+            batch.message = gettext(settings.default_locale, exc.message, **exc.params)
+            audit.record(
+                session,
+                actor=actor,
+                username=None if actor else "cli",
+                action="ingest.reject",
+                target_type="batch",
+                target_id=batch_id,
+                outcome="failed",
+                details={"source": code, "reason": exc.message},
+            )
+        return Outcome(batch_id, REJECTED, duplicate=False)
+    say("validating")
+    if raw.layout == "registry":
+        _commit_registry(factory, batch_id=batch_id, raw=raw, actor=actor, settings=settings)
+    else:
+        _commit_observations(
+            factory,
+            batch_id=batch_id,
+            source=code,
+            raw=raw,
+            actor=actor,
+            settings=settings,
+            today=today or datetime.now(SHANGHAI).date(),
+            say=say,
+        )
+    return Outcome(batch_id, COMMITTED, duplicate=False)
+
+
+def _specs(session: Session) -> list[Spec]:
+    return [
+        Spec(
+            id=i.id,
+            code=i.code,
+            value_type=i.value_type,
+            source=i.source,
+            min_value=i.min_value,
+            max_value=i.max_value,
+            allowed_values=list(i.allowed_values),
+        )
+        for i in catalog.active_indicators(session)
+    ]
+
+
+def _commit_observations(
+    factory: sessionmaker[Session],
+    *,
+    batch_id: int,
+    source: str,
+    raw: RawFile,
+    actor: Actor | None,
+    settings: Settings,
+    today: date,
+    say: Progress,
+) -> None:
+    with session_scope(factory) as session:
+        table, allowed = catalog_frame(_specs(session))
+        registry = entities.registry_frame(session)
+        source_id = repository.source_by_code(session, source).id  # type: ignore[union-attr]
+    checked = check(
+        raw.frame, source=source, indicators=table, allowed=allowed, registry=registry, today=today
+    )
+    issues = checked.issues
+    if raw.layout == "wide":
+        # a wide file's value columns are named by indicator code: report that column, and a
+        # fault of the whole row (its code or period) once, not once per value
+        issues = issues.with_columns(
+            pl.when(pl.col("column").is_in(["value", "indicator"]))
+            .then(pl.col("indicator"))
+            .otherwise(pl.col("column"))
+            .alias("column")
+        ).unique(subset=["row", "column", "reason"], keep="first", maintain_order=True)
+    say("writing")
+    lake = Lake(settings.lake_dir)
+    rows = checked.accepted.select(
+        "entity_id",
+        "indicator_id",
+        "period",
+        "value_num",
+        "value_text",
+        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+        pl.lit(source_id, dtype=pl.Int16).alias("source_id"),
+    )
+    version = lake.append_batch(rows.to_arrow(), batch_id) if rows.height else None
+    touched = rows["entity_id"].n_unique() if rows.height else 0
+    _finish(
+        factory,
+        batch_id=batch_id,
+        raw=raw,
+        issues=issues.drop("indicator"),
+        accepted=rows.height,
+        lake_version=version,
+        touched=touched,
+        actor=actor,
+        settings=settings,
+        refresh=rows.height > 0,
+    )
+
+
+def _commit_registry(
+    factory: sessionmaker[Session],
+    *,
+    batch_id: int,
+    raw: RawFile,
+    actor: Actor | None,
+    settings: Settings,
+) -> None:
+    checked = check_registry(raw.frame)
+    with session_scope(factory) as session:
+        written = entities.upsert_frame(session, checked.accepted, batch_id=batch_id)
+        _record(
+            session,
+            batch_id=batch_id,
+            raw=raw,
+            issues=checked.issues,
+            accepted=written,
+            lake_version=None,
+            touched=written,
+            actor=actor,
+            settings=settings,
+            refresh=False,
+        )
+
+
+def _finish(factory: sessionmaker[Session], **kwargs: Any) -> None:
+    with session_scope(factory) as session:
+        _record(session, **kwargs)
+
+
+def _record(
+    session: Session,
+    *,
+    batch_id: int,
+    raw: RawFile,
+    issues: pl.DataFrame,
+    accepted: int,
+    lake_version: int | None,
+    touched: int,
+    actor: Actor | None,
+    settings: Settings,
+    refresh: bool,
+) -> None:
+    batch = repository.batch(session, batch_id)
+    assert batch is not None
+    warned = issues.filter(pl.col("severity") == "warn")
+    batch.format, batch.encoding, batch.layout = raw.format, raw.encoding, raw.layout
+    # counts are of values (the rows of the long form; a wide row holds several)
+    batch.rows_total = raw.frame.height if raw.layout != "registry" else raw.rows
+    batch.rows_accepted = accepted
+    batch.rows_rejected = batch.rows_total - accepted
+    batch.rows_warned = warned.height
+    batch.reasons = dict(issues.group_by("reason").len().sort("reason").iter_rows())
+    batch.lake_version = lake_version
+    batch.entities_touched = touched
+    batch.status = COMMITTED
+    batch.committed_at = utcnow()
+    repository.replace_issues(
+        session,
+        batch_id,
+        [
+            BatchIssue(
+                batch_id=batch_id,
+                row=r["row"],
+                column=r["column"],
+                reason=r["reason"],
+                severity=r["severity"],
+                value=None if r["value"] is None else str(r["value"])[:200],
+            )
+            for r in issues.head(ISSUES_KEPT).iter_rows(named=True)
+        ],
+    )
+    write_report(settings, batch_id, issues)
+    if refresh and lake_version is not None:
+        jobs.enqueue(
+            session,
+            REFRESH_JOB,
+            {"batch_id": batch_id, "lake_version": lake_version},
+            dedupe_key=f"snapshot-refresh:{batch_id}",
+        )
+    audit.record(
+        session,
+        actor=actor,
+        username=None if actor else "cli",
+        action="ingest.commit",
+        target_type="batch",
+        target_id=batch_id,
+        details={
+            "accepted": accepted,
+            "rejected": batch.rows_rejected,
+            "warned": batch.rows_warned,
+        },
+    )
+    session.flush()
+
+
+def reason_message(locale: str, reason: str) -> str:
+    text = REASONS.get(reason) or WARNINGS.get(reason)
+    message = text[1] if text else REGISTRY_REASONS.get(reason, reason)
+    return gettext(locale, message)
+
+
+def write_report(settings: Settings, batch_id: int, issues: pl.DataFrame) -> Path:
+    """Every issue of the batch as a CSV (UTF-8 with BOM, so spreadsheet programs read it)."""
+    path = report_path(settings, batch_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    messages = {
+        r: reason_message(settings.default_locale, r) for r in issues["reason"].unique().to_list()
+    }
+    report = issues.with_columns(
+        pl.col("reason")
+        .replace_strict(messages, default="", return_dtype=pl.String)
+        .alias("message")
+    )
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(b"\xef\xbb\xbf")
+        report.write_csv(fh)
+    tmp.replace(path)
+    return path
+
+
+# --- snapshot ----------------------------------------------------------------------------
+
+
+def snapshot_dir(settings: Settings) -> Path:
+    return settings.data_dir / "snapshot"
+
+
+def snapshot_specs(session: Session) -> list[IndicatorSpec]:
+    return [
+        IndicatorSpec(
+            id=i.id,
+            code=i.code,
+            category=i.category,
+            value_type=i.value_type,
+            allowed_values=tuple(i.allowed_values),
+        )
+        for i in catalog.active_indicators(session)
+    ]
+
+
+def rebuild_snapshot(session: Session, *, settings: Settings | None = None) -> Snapshot:
+    """Build the whole snapshot from the lake (``puhui snapshot rebuild``)."""
+    settings = settings or get_settings()
+    lake = Lake(settings.lake_dir)
+    return Snapshot.build(
+        lake, snapshot_specs(session), entities.max_id(session) + 1, snapshot_dir(settings)
+    )
+
+
+def refresh_snapshot(
+    session: Session, *, lake_version: int, settings: Settings | None = None
+) -> int:
+    """Bring the snapshot up to date with one committed batch (idempotent); build it first
+    if there is none yet."""
+    settings = settings or get_settings()
+    path = snapshot_dir(settings)
+    lake = Lake(settings.lake_dir)
+    try:
+        snapshot = Snapshot.open(path, lake=lake)
+    except SnapshotNotFound:
+        return rebuild_snapshot(session, settings=settings).version
+    return snapshot.refresh_version(lake_version)
+
+
+def list_batches(
+    session: Session, *, source_code: str | None, status: str | None, params: PageParams
+) -> Page[Batch]:
+    return paginate(
+        session, repository.batches_query(source_code=source_code, status=status), params
+    )
+
+
+def get_batch(session: Session, *, batch_id: int) -> Batch:
+    batch = repository.batch(session, batch_id)
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+def batch_issues(session: Session, *, batch_id: int, params: PageParams) -> Page[BatchIssue]:
+    return paginate(session, repository.issues_query(batch_id), params)
+
+
+# --- who sees which batches --------------------------------------------------------------
+
+
+def visible_source_codes(session: Session, actor: Actor) -> set[str] | None:
+    """None: every source (operators, regulators, the platform's stewards); otherwise the
+    codes of the sources bound to the steward's own institution."""
+    if (
+        actor.is_platform_wide
+        or actor.institution_kind is None
+        or actor.institution_kind.value == "platform"
+    ):
+        return None
+    return {s.code for s in repository.sources_of_institution(session, actor.institution_id or -1)}
+
+
+def batch_for(session: Session, *, actor: Actor, batch_id: int) -> Batch:
+    """A batch the actor may see; others' batches are "not found"."""
+    batch = get_batch(session, batch_id=batch_id)
+    allowed = visible_source_codes(session, actor)
+    if allowed is not None:
+        source = repository.source_by_id(session, batch.source_id)
+        if source is None or source.code not in allowed:
+            raise NotFound("No such batch.")
+    return batch
+
+
+def batches_for(
+    session: Session,
+    *,
+    actor: Actor,
+    source_code: str | None,
+    status: str | None,
+    params: PageParams,
+) -> Page[Batch]:
+    allowed = visible_source_codes(session, actor)
+    codes = None if allowed is None else allowed
+    if source_code and codes is not None and source_code not in codes:
+        return Page(items=[], total=0, page=params.page, per_page=params.per_page)
+    stmt = repository.batches_query(source_code=source_code, status=status, codes=codes)
+    return paginate(session, stmt, params)
+
+
+def source_for_upload(session: Session, *, actor: Actor, code: str) -> DataSource:
+    source = get_source(session, code=code)
+    allowed = visible_source_codes(session, actor)
+    if allowed is not None and source.code not in allowed:
+        raise SourceNotFound()
+    return source
+
+
+UPLOAD_JOB = "ingest.file"
+
+
+def queue_upload(
+    session: Session,
+    *,
+    actor: Actor,
+    source_code: str,
+    filename: str,
+    stream: BinaryIO,
+    via: str,
+    settings: Settings | None = None,
+) -> jobs.Job:
+    """Keep an uploaded file (streamed to disk, hashed on the way) and queue its ingestion;
+    the job runs the same pipeline as the command line. The audit record and the job
+    commit with the caller's transaction."""
+    settings = settings or get_settings()
+    source = source_for_upload(session, actor=actor, code=source_code)
+    safe = Path(filename or "upload").name[:120] or "upload"
+    incoming = settings.data_dir / "ingest" / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    size = 0
+    with tempfile.NamedTemporaryFile(dir=incoming, delete=False, suffix=".part") as out:
+        while chunk := stream.read(1 << 20):
+            h.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    if size == 0:
+        Path(out.name).unlink(missing_ok=True)
+        raise FileRejected("The file is empty.")
+    digest = h.hexdigest()
+    folder = incoming / digest[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / safe
+    Path(out.name).replace(path)
+    job = jobs.enqueue(
+        session,
+        UPLOAD_JOB,
+        {
+            "source": source.code,
+            "path": str(path),
+            "filename": safe,
+            "via": via,
+            "user_id": actor.user_id,
+            "username": actor.username,
+        },
+        dedupe_key=f"ingest:{source.code}:{digest}",
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="ingest.upload",
+        target_type="data_source",
+        target_id=source.id,
+        details={"filename": safe, "bytes": size, "sha256": digest},
+    )
+    return job
+
+
+def upload_job(session: Session, *, actor: Actor, job_id: int) -> jobs.Job:
+    """An upload job of the actor (platform-wide roles see all of them)."""
+    job = jobs.get_job(session, job_id)
+    if (
+        job is None
+        or job.kind != UPLOAD_JOB
+        or (not actor.is_platform_wide and job.payload.get("user_id") != actor.user_id)
+    ):
+        raise NotFound("No such upload.")
+    return job
+
+
+def batch_of_job(session: Session, *, job: jobs.Job) -> Batch | None:
+    path = Path(str(job.payload.get("path", "")))
+    source = repository.source_by_code(session, str(job.payload.get("source", "")))
+    if source is None or not path.exists():
+        return None
+    digest, _ = file_digest(path)
+    return repository.batch_by_digest(session, source_id=source.id, digest=digest)
+
+
+def source_code_of(session: Session, batch: Batch) -> str:
+    source = repository.source_by_id(session, batch.source_id)
+    return source.code if source else ""

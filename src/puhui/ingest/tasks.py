@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from puhui.core.jobs import job_handler
+from puhui.ingest import service
+
+
+@job_handler(service.REFRESH_JOB)
+def refresh_snapshot(session: Session, payload: dict[str, Any]) -> None:
+    """After a batch commits: refresh the snapshot rows it touched (idempotent)."""
+    service.refresh_snapshot(session, lake_version=int(payload["lake_version"]))
+
+
+@job_handler(service.UPLOAD_JOB)
+def ingest_upload(session: Session, payload: dict[str, Any]) -> None:
+    """Run an uploaded file through the pipeline (idempotent: a file already committed for
+    its source changes nothing, and a batch left half-done is finished)."""
+    from pathlib import Path
+
+    from sqlalchemy.orm import sessionmaker
+
+    from puhui.core.policy import Actor, Role
+
+    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    actor = None
+    if payload.get("user_id") is not None:
+        actor = Actor(
+            user_id=int(payload["user_id"]),
+            username=str(payload.get("username", "")),
+            role=Role.DATA_STEWARD,
+        )
+    service.ingest_path(
+        factory,
+        source_code=str(payload["source"]),
+        path=Path(str(payload["path"])),
+        actor=actor,
+        via=str(payload.get("via", "web")),
+        filename=str(payload.get("filename")),
+    )
