@@ -133,7 +133,7 @@ def synthetic_wide(specs: list[IndicatorSpec], n: int, rng: np.random.Generator)
             series = pl.Series(spec.code, rng.random(n) < 0.1)
         elif kind in ("grade", "code"):
             labels = np.array(spec.allowed_values)[rng.integers(0, len(spec.allowed_values), n)]
-            series = pl.Series(spec.code, labels).cast(spec.dtype)  # type: ignore[arg-type]
+            series = pl.Series(spec.code, labels).cast(spec.dtype)
         else:  # date
             days = rng.integers(0, 20_000, n).astype(np.int32)
             series = pl.Series(spec.code, days).cast(pl.Date)

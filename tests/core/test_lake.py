@@ -389,7 +389,7 @@ class TestSuperseding:
         touched = late.select("entity_id", "indicator_id").unique()
         assert since.join(touched, on=["entity_id", "indicator_id"]).height == touched.height
         assert since.join(full, on=list(since.columns), how="anti", nulls_equal=True).height == 0
-        assert since["period"].min() >= 202302  # type: ignore[operator]
+        assert since["period"].min() >= 202302
         assert full.equals(reference_latest(rows.filter(pl.col("entity_id").is_in(entities))))
 
 
