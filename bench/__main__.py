@@ -12,12 +12,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import entity_search, generate_city, jobs_outbox
+from bench import entity_search, generate_city, jobs_outbox, lake_snapshot
 
 BENCHMARKS = {
     "jobs": jobs_outbox.run,
     "search": entity_search.run,
     "generate_city": generate_city.run,
+    "lake": lake_snapshot.run,
 }
 
 

@@ -20,6 +20,7 @@ Everything lives in a temporary folder that is removed at the end.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import statistics
@@ -97,7 +98,7 @@ def monthly_batch(rng: np.random.Generator, ids: list[int], period: int, n: int)
 def history_latency(lake: Lake, entities: np.ndarray) -> dict[str, float]:
     samples = []
     for entity in entities:
-        elapsed, frame = timed(lambda e=int(entity): lake.history(e))
+        elapsed, frame = timed(functools.partial(lake.history, int(entity)))
         assert frame.height == len(MONTHS) * len(LAKE_INDICATORS), frame.height
         samples.append(elapsed)
     return percentiles(samples)
@@ -106,10 +107,11 @@ def history_latency(lake: Lake, entities: np.ndarray) -> dict[str, float]:
 def baseline_latency(lake: Lake, entities: np.ndarray) -> dict[str, dict[str, float]]:
     files = DeltaTable(str(lake.path)).file_uris()
     out = {}
-    for name, scan in (
+    scans: list[tuple[str, Callable[[], pl.LazyFrame]]] = [
         ("scan_parquet", lambda: pl.scan_parquet(files)),
         ("scan_delta", lambda: pl.scan_delta(str(lake.path))),
-    ):
+    ]
+    for name, scan in scans:
         samples = []
         for entity in entities:
             query = scan().filter(pl.col("entity_id") == int(entity))
@@ -133,7 +135,7 @@ def synthetic_wide(specs: list[IndicatorSpec], n: int, rng: np.random.Generator)
             series = pl.Series(spec.code, rng.random(n) < 0.1)
         elif kind in ("grade", "code"):
             labels = np.array(spec.allowed_values)[rng.integers(0, len(spec.allowed_values), n)]
-            series = pl.Series(spec.code, labels).cast(spec.dtype)
+            series = pl.Series(spec.code, labels).cast(spec.dtype)  # type: ignore[arg-type]
         else:  # date
             days = rng.integers(0, 20_000, n).astype(np.int32)
             series = pl.Series(spec.code, days).cast(pl.Date)
@@ -179,7 +181,7 @@ def _writes(lake: Lake, lake_ids: list[int], rng: np.random.Generator) -> dict[s
     seconds, rows = 0.0, 0
     for batch_id, period in enumerate(MONTHS, start=1):
         batch = monthly_batch(rng, lake_ids, period, N)
-        elapsed, version = timed(lambda b=batch, i=batch_id: lake.append_batch(b, i))
+        elapsed, version = timed(functools.partial(lake.append_batch, batch, batch_id))
         assert version == batch_id
         seconds += elapsed
         rows += batch.height

@@ -64,7 +64,8 @@ def stamped(frame: pl.DataFrame, batch_id: int) -> pl.DataFrame:
 
 
 def all_rows(lake: Lake, version: int | datetime | None = None) -> pl.DataFrame:
-    return lake.scan(version).collect().sort([*KEY, "batch_id"])
+    rows: pl.DataFrame = lake.scan(version).collect()
+    return rows.sort([*KEY, "batch_id"])
 
 
 def reference_latest(rows: pl.DataFrame) -> pl.DataFrame:
@@ -389,7 +390,7 @@ class TestSuperseding:
         touched = late.select("entity_id", "indicator_id").unique()
         assert since.join(touched, on=["entity_id", "indicator_id"]).height == touched.height
         assert since.join(full, on=list(since.columns), how="anti", nulls_equal=True).height == 0
-        assert since["period"].min() >= 202302
+        assert since["period"].min() >= 202302  # type: ignore[operator]
         assert full.equals(reference_latest(rows.filter(pl.col("entity_id").is_in(entities))))
 
 

@@ -245,7 +245,7 @@ class TestBuild:
 
         def read_while_a_batch_lands(**kwargs: object) -> object:
             Lake(lake.path, create=False).append_batch(late, 3)  # another process commits
-            return read(**kwargs)
+            return read(**kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(lake, "iter_latest", read_while_a_batch_lands)
         snap = build(lake, 40, tmp_path / "caught-up")
@@ -315,11 +315,11 @@ class TestRefresh:
     def test_only_the_groups_of_touched_indicators_are_rewritten(
         self, lake: Lake, snap: Snapshot
     ) -> None:
-        before = {g.name: g.file for g in snapshot_module._read_manifest(snap.path).groups}
+        before = {g.name: g.file for g in snapshot_module._read_manifest(snap.path).groups}  # type: ignore[union-attr]
         row = {"entity_id": [3], "period": [202402], "source_id": [1]}
         lake.append_batch(pl.DataFrame({**row, "indicator_id": [2], "value_num": [0.25]}), 9)
         assert snap.refresh([3], indicator_ids=[2], since_period=202402) == 2
-        after = {g.name: g.file for g in snapshot_module._read_manifest(snap.path).groups}
+        after = {g.name: g.file for g in snapshot_module._read_manifest(snap.path).groups}  # type: ignore[union-attr]
         changed = {name for name in before if before[name] != after[name]}
         assert changed == {"financial-0"}
         assert after["financial-0"] == "financial-0.v2.arrow"

@@ -216,3 +216,17 @@ class TestSnapshotFollowsBatches:
             snap.current().column("OPR_TAX_TOTAL_12M")[ids[A]] == 250.0
         )  # picked up without reopening
         assert snap.current().column("OPR_TAX_CREDIT_GRADE")[ids[B]] == "B"
+
+
+def test_nightly_compaction_keeps_every_value(world, session):
+    _, settings, tmp = world
+    run(world, "SAMR", registry_file(tmp / "registry.csv", [reg_row(A, "宁波华光电子有限公司")]))
+    for month, value in (("2026-08", 1), ("2026-09", 2), ("2026-10", 3)):
+        path = tmp / f"p{month}.csv"
+        path.write_text(f"uscc,period,OPR_POWER_M\n{A},{month},{value}\n")
+        run(world, "POWER", path)
+    entity = entities.ids_for(session, [A])[A]
+    before = Lake(settings.lake_dir).history(entity).sort("period")
+    service.compact_lake(years=[2026], settings=settings)
+    after = Lake(settings.lake_dir).history(entity).sort("period")
+    assert after.equals(before) and after["value_num"].to_list() == [1.0, 2.0, 3.0]

@@ -55,6 +55,7 @@ ISSUES_KEPT = 1000
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # periods are the city's calendar months
 SOURCES_FILE = Path(__file__).resolve().parent / "data" / "sources.csv"
 REFRESH_JOB = "snapshot.refresh"
+COMPACT_JOB = "lake.compact"
 Progress = Callable[[str], None]
 
 
@@ -421,6 +422,16 @@ def snapshot_specs(session: Session) -> list[IndicatorSpec]:
         )
         for i in catalog.active_indicators(session)
     ]
+
+
+def compact_lake(
+    *, years: list[int] | None = None, settings: Settings | None = None
+) -> dict[int, dict[str, float]]:
+    """Compact the lake's years (default: the current one) so histories stay fast to read."""
+    settings = settings or get_settings()
+    if years is None:
+        years = [datetime.now(SHANGHAI).year]
+    return Lake(settings.lake_dir).compact(years)
 
 
 def rebuild_snapshot(session: Session, *, settings: Settings | None = None) -> Snapshot:

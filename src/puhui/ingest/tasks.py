@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from puhui.core.jobs import job_handler
+from puhui.core.jobs import job_handler, periodic
 from puhui.ingest import service
 
 
@@ -40,3 +41,13 @@ def ingest_upload(session: Session, payload: dict[str, Any]) -> None:
         via=str(payload.get("via", "web")),
         filename=str(payload.get("filename")),
     )
+
+
+@job_handler(service.COMPACT_JOB)
+def compact_lake(session: Session, payload: dict[str, Any]) -> None:
+    """Nightly: re-sort the current year's lake files by entity so that one entity's
+    history stays a few milliseconds away (ADR 0004)."""
+    service.compact_lake(years=payload.get("years"))
+
+
+periodic(service.COMPACT_JOB, every=timedelta(days=1))
