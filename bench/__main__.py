@@ -12,13 +12,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import entity_search, generate_city, jobs_outbox, lake_snapshot
+from bench import entity_search, generate_city, ingest_city, jobs_outbox, lake_snapshot
 
 BENCHMARKS = {
     "jobs": jobs_outbox.run,
     "search": entity_search.run,
     "generate_city": generate_city.run,
     "lake": lake_snapshot.run,
+    "ingest": ingest_city.run,
 }
 
 
