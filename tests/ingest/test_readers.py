@@ -112,3 +112,13 @@ class TestFilesThatAreNotWhatTheyClaim:
         data = (tmp_path / "x.xlsx").read_bytes()
         with pytest.raises(FileRejected, match="truncated or damaged"):
             read_file(write(tmp_path, "t.xlsx", data[: len(data) // 2]))
+
+
+def test_gbk_text_after_a_long_ascii_start_is_read_as_gbk(tmp_path):
+    ascii_rows = "".join(f"A{i},OPR_TAX_TOTAL_12M,2026-09,{i}\n" for i in range(60_000))
+    data = (
+        "uscc,indicator,period,value\n" + ascii_rows + "B,OPR_TAX_CREDIT_GRADE,2026-09,甲\n"
+    ).encode("gbk")
+    assert len(data) > 1 << 20
+    raw = read_file(write(tmp_path, "late.csv", data))
+    assert raw.encoding == "gbk" and raw.frame["value"].to_list()[-1] == "甲"

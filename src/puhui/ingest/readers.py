@@ -100,7 +100,15 @@ def read_file(path: Path) -> RawFile:
     encoding: str | None = None
     if fmt == "csv":
         encoding = _encoding(path, head)
-        table = _read_csv(path, encoding)
+        try:
+            table = _read_csv(path, encoding)
+        except FileRejected:
+            # The first megabyte was plain ASCII, so it could not tell UTF-8 from GBK; a
+            # non-UTF-8 byte further on means GBK (text that is neither still fails).
+            if encoding != "utf-8" or not head.isascii():
+                raise
+            encoding = "gbk"
+            table = _read_csv(path, encoding)
     elif fmt == "xlsx":
         table = _read_xlsx(path)
     elif fmt == "jsonl":
