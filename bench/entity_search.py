@@ -56,7 +56,7 @@ def _rows(rng: np.random.Generator) -> list[tuple[Any, ...]]:
         district = DISTRICTS[d[i]]
         code = uscc.make(f"91{district}{i:09d}".replace("I", "1")[:17])
         name = f"宁波{ROOTS[a[i]]}{ROOTS[b[i]]}{i % 997}{TRADES[t[i]]}{FORMS[f[i]]}"
-        rows.append((i + 1, code, name, "enterprise", district, "C", "active"))
+        rows.append((i + 1, code, name, "enterprise", district, "C", "active", True))
     return rows
 
 
