@@ -62,13 +62,24 @@ class TestFormats:
         assert raw.format == "jsonl" and raw.frame["value"].to_list()[0] == "1"
         assert raw.frame["__bad_json__"].to_list()[1] == "{not json"
 
-    def test_parquet_values_become_strings(self, tmp_path):
+    def test_parquet_numbers_stay_numbers_and_text_stays_text(self, tmp_path):
         table = pa.table(
             {"uscc": ["A"], "indicator": ["OPR_POWER_M"], "period": ["2026-09"], "value": [12.5]}
         )
         pq.write_table(table, tmp_path / "p.parquet")
         raw = read_file(tmp_path / "p.parquet")
-        assert raw.format == "parquet" and raw.frame["value"].to_list() == ["12.5"]
+        assert raw.format == "parquet" and raw.frame["value_in"].to_list() == [12.5]
+        assert raw.frame["value"].to_list() == [None]
+        wide = pa.table(
+            {"uscc": ["A"], "period": [202609], "OPR_POWER_M": [7], "OPR_TAX_CREDIT_GRADE": ["B"]}
+        )
+        pq.write_table(wide, tmp_path / "w.parquet")
+        raw = read_file(tmp_path / "w.parquet")
+        got = sorted(raw.frame.select("indicator", "period", "value", "value_in").rows())
+        assert got == [
+            ("OPR_POWER_M", "202609", None, 7.0),
+            ("OPR_TAX_CREDIT_GRADE", "202609", "B", None),
+        ]
 
     def test_registry_layout(self, tmp_path):
         header = ",".join(REGISTRY_COLUMNS)

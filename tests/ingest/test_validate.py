@@ -140,6 +140,7 @@ class TestEachReason:
             ),
             ((GOOD, "OPR_TAX_TOTAL_12M", "2026-13", "1"), "bad_period", "period", "2026-13"),
             ((GOOD, "OPR_TAX_TOTAL_12M", "2027-01", "1"), "bad_period", "period", "2027-01"),
+            ((GOOD, "OPR_TAX_TOTAL_12M", "1899-12", "1"), "bad_period", "period", "1899-12"),
             ((GOOD, "OPR_TAX_TOTAL_12M", "2026-09", None), "missing_value", "value", None),
             ((GOOD, "OPR_TAX_TOTAL_12M", "2026-09", "一千"), "wrong_type", "value", "一千"),
             ((GOOD, "OPR_SS_HEADCOUNT_M", "2026-09", "3.5"), "wrong_type", "value", "3.5"),

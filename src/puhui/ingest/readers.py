@@ -242,7 +242,25 @@ def _read_parquet(path: Path) -> pa.Table:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise FileRejected("The Parquet file is truncated or damaged.") from exc
-    return pa.table({n: table.column(n).cast(pa.string()) for n in table.column_names})
+    # numbers stay numbers (as float64): turning 10^8 values into text and back costs more
+    # than all the checks; everything else is read as text like the other formats
+    keys = {"uscc", "indicator", "period", *REGISTRY_COLUMNS}
+    return pa.table(
+        {
+            n: table.column(n).cast(
+                pa.float64()
+                if _numeric(table.column(n).type) and n.strip().lower() not in keys
+                else pa.string()
+            )
+            for n in table.column_names
+        }
+    )
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
 
 
 def _shape(frame: pl.DataFrame, fmt: str, encoding: str | None) -> RawFile:
@@ -257,21 +275,53 @@ def _shape(frame: pl.DataFrame, fmt: str, encoding: str | None) -> RawFile:
     columns = set(frame.columns) - {"__bad_json__", "__line__"}
     rows = frame.height
     frame = frame.with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
+    keys = [c for c in ("uscc", "indicator", "period") if c in frame.columns]
+    frame = frame.with_columns(pl.col(c).cast(pl.String) for c in keys)
     if set(REGISTRY_COLUMNS) <= columns:
-        return RawFile(frame.select("row", *REGISTRY_COLUMNS), fmt, encoding, "registry", rows)
+        registry = frame.select("row", *(pl.col(c).cast(pl.String) for c in REGISTRY_COLUMNS))
+        return RawFile(registry, fmt, encoding, "registry", rows)
     if set(LONG_COLUMNS) <= columns:
         extra = ["__bad_json__"] if "__bad_json__" in frame.columns else []
-        return RawFile(frame.select("row", *LONG_COLUMNS, *extra), fmt, encoding, "long", rows)
+        long = frame.select("row", *LONG_COLUMNS, *extra)
+        return RawFile(_typed_value(long), fmt, encoding, "long", rows)
     if {"uscc", "period"} <= columns and len(columns) > 2:
         codes = [c for c in frame.columns if c not in ("row", "uscc", "period", "__line__")]
-        long = frame.unpivot(
-            index=["row", "uscc", "period"], on=codes, variable_name="indicator", value_name="value"
-        ).filter(pl.col("value").is_not_null())
-        return RawFile(long.select("row", *LONG_COLUMNS), fmt, encoding, "wide", rows)
+        index = ["row", "uscc", "period"]
+        numeric = [c for c in codes if frame.schema[c] == pl.Float64]
+        text = [c for c in codes if c not in numeric]
+        parts = []
+        if numeric:
+            parts.append(
+                frame.unpivot(
+                    index=index, on=numeric, variable_name="indicator", value_name="value_in"
+                )
+                .filter(pl.col("value_in").is_not_null())
+                .with_columns(pl.lit(None, dtype=pl.String).alias("value"))
+            )
+        if text:
+            parts.append(
+                frame.unpivot(index=index, on=text, variable_name="indicator", value_name="value")
+                .with_columns(pl.col("value").cast(pl.String))
+                .filter(pl.col("value").is_not_null())
+                .with_columns(pl.lit(None, dtype=pl.Float64).alias("value_in"))
+            )
+        long = pl.concat([p.select("row", *LONG_COLUMNS, "value_in") for p in parts])
+        return RawFile(long, fmt, encoding, "wide", rows)
     raise FileRejected(
         "The header {header} is neither the long form (uscc, indicator, period, value), the wide "
         "form (uscc, period and indicator codes) nor the registry layout.",
         header=", ".join(sorted(columns))[:200],
+    )
+
+
+def _typed_value(long: pl.DataFrame) -> pl.DataFrame:
+    """``value`` as text and ``value_in`` as a number when the file typed it numerically."""
+    if long.schema["value"] == pl.Float64:
+        return long.with_columns(
+            pl.col("value").alias("value_in"), pl.lit(None, dtype=pl.String).alias("value")
+        )
+    return long.with_columns(
+        pl.col("value").cast(pl.String), pl.lit(None, dtype=pl.Float64).alias("value_in")
     )
 
 

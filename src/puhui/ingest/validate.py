@@ -40,6 +40,7 @@ WARNINGS: dict[str, tuple[str, str]] = {
     ),
 }
 NUMERIC = ("amount", "count", "ratio")
+FIRST_PERIOD = 190001  # nothing the departments hold is older
 ENUMERATED = ("grade", "code", "flag")
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -123,6 +124,16 @@ def period_expr(col: pl.Expr) -> pl.Expr:
     return pl.coalesce(month, compact, quarter, year)
 
 
+def _number_text(value: pl.Expr) -> pl.Expr:
+    """How a number reads as text: whole numbers without a decimal point."""
+    whole = value.is_finite() & (value == value.floor()) & (value.abs() < 1e15)
+    return (
+        pl.when(whole)
+        .then(value.cast(pl.Int64, strict=False).cast(pl.String))
+        .otherwise(value.cast(pl.String))
+    )
+
+
 def check(
     raw: pl.DataFrame,
     *,
@@ -172,7 +183,22 @@ def check(
         df = df.with_columns(pl.lit(None, dtype=pl.String).alias("__bad_json__"))
     df = df.join(registry.rename({"uscc_check_ok": "_flagged_ok"}), on="uscc", how="left")
     df = df.join(indicators, on="indicator", how="left")
-    num = pl.col("value").str.replace_all(",", "").cast(pl.Float64, strict=False)
+    if "value_in" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.Float64).alias("value_in"))
+    # A value the file typed as a number becomes text only where text is compared (codes,
+    # flags, dates, text indicators): the rare rows, not the hundred million amounts.
+    needs_text = (
+        pl.col("value").is_null()
+        & pl.col("value_in").is_not_null()
+        & ~pl.col("value_type").is_in(NUMERIC).fill_null(False)
+    )
+    where = df.select(needs_text.arg_true()).to_series()
+    if where.len():
+        texts = df[where].select(_number_text(pl.col("value_in"))).to_series()
+        df = df.with_columns(df.get_column("value").scatter(where, texts))
+    num = pl.coalesce(
+        pl.col("value_in"), pl.col("value").str.replace_all(",", "").cast(pl.Float64, strict=False)
+    )
     df = df.with_columns(num.alias("value_num"))
     df = df.join(allowed, on=["indicator_id", "value"], how="left")
     is_num = pl.col("value_type").is_in(NUMERIC)
@@ -205,9 +231,13 @@ def check(
         .then(pl.lit("unknown_indicator"))
         .when(pl.col("source") != source)
         .then(pl.lit("indicator_not_from_source"))
-        .when(pl.col("period_num").is_null() | (pl.col("period_num") > latest))
+        .when(
+            pl.col("period_num").is_null()
+            | (pl.col("period_num") > latest)
+            | (pl.col("period_num") < FIRST_PERIOD)
+        )
         .then(pl.lit("bad_period"))
-        .when(pl.col("value").is_null() | (pl.col("value") == ""))
+        .when((pl.col("value").is_null() | (pl.col("value") == "")) & pl.col("value_in").is_null())
         .then(pl.lit("missing_value"))
         .when(wrong_type)
         .then(pl.lit("wrong_type"))
@@ -218,10 +248,16 @@ def check(
     )
     df = df.with_columns(reason.alias("reason"))
     df = df.sort("row", maintain_order=True)  # joins do not keep row order; "first" needs it
-    key = ["entity_id", "indicator_id", "period_num"]
-    first = pl.struct(key).is_first_distinct()
+    # (entity, indicator, period) packed in one integer: 31 + 10 + 13 bits (months since 1900)
+    months = (pl.col("period_num") // 100 - 1900) * 12 + pl.col("period_num") % 100
+    key = (
+        pl.col("entity_id").cast(pl.Int64) * (1 << 23)
+        + pl.col("indicator_id").cast(pl.Int64) * (1 << 13)
+        + months.cast(pl.Int64)  # < 2**13 for every period the checks above let through
+    )
+    valid_key = pl.when(pl.col("reason").is_null()).then(key)
     df = df.with_columns(
-        pl.when(pl.col("reason").is_null() & ~first.over(pl.col("reason").is_null()))
+        pl.when(pl.col("reason").is_null() & ~valid_key.is_first_distinct())
         .then(pl.lit("duplicate"))
         .otherwise(pl.col("reason"))
         .alias("reason")
@@ -246,7 +282,7 @@ def check(
                 .then(pl.col("_period_sent"))
                 .when(pl.col("reason") == "bad_json_line")
                 .then(pl.col("__bad_json__"))
-                .otherwise(pl.col("value"))
+                .otherwise(pl.coalesce(pl.col("value"), _number_text(pl.col("value_in"))))
                 .alias("value"),
                 pl.col("_indicator_sent").alias("indicator"),
             ),
