@@ -25,26 +25,9 @@ OUT = (
     Path(__file__).resolve().parent.parent / "src" / "puhui" / "catalog" / "data" / "indicators.csv"
 )
 
-COLUMNS = [
-    "code",
-    "category",
-    "name_zh",
-    "name_en",
-    "definition",
-    "unit",
-    "value_type",
-    "allowed_values",
-    "min_value",
-    "max_value",
-    "source",
-    "level",
-    "frequency",
-    "time_series",
-    "sensitivity",
-    "personal",
-    "key",
-    "warning",
-]
+# the columns the catalog loader checks (one list, kept in puhui.catalog.file)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from puhui.catalog.file import COLUMNS  # noqa: E402
 
 # Data-source departments: code -> (name, level)
 SOURCES = {

@@ -163,3 +163,25 @@ class TestPages:
             },
         )
         assert r.status_code == 422
+
+
+def test_the_batch_audit_names_the_api_key_that_pushed_it(client, session, connection):
+    from sqlalchemy import select
+
+    from puhui.audit.models import AuditEvent
+
+    inst, key = _steward_and_key(client, session, "SAMR")
+    client.post(
+        "/api/v1/ingest/batches",
+        data={"source": "SAMR"},
+        files={"file": ("registry.csv", io.BytesIO(_registry_bytes()), "text/csv")},
+        headers=key,
+    )
+    _drain(connection)
+    event = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "ingest.commit")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert event.api_key_id is not None and event.institution_id == inst.id
+    assert event.role == "data_steward" and event.username.startswith("apikey:")

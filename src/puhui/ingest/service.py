@@ -573,6 +573,9 @@ def queue_upload(
             "via": via,
             "user_id": actor.user_id,
             "username": actor.username,
+            "role": actor.role.value,
+            "institution_id": actor.institution_id,
+            "api_key_id": actor.api_key_id,
         },
         dedupe_key=f"ingest:{source.code}:{digest}",
     )

@@ -26,13 +26,14 @@ def ingest_upload(session: Session, payload: dict[str, Any]) -> None:
     from puhui.core.policy import Actor, Role
 
     factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
-    actor = None
-    if payload.get("user_id") is not None:
-        actor = Actor(
-            user_id=int(payload["user_id"]),
-            username=str(payload.get("username", "")),
-            role=Role.DATA_STEWARD,
-        )
+    # the uploader, as they were when they uploaded: the batch's audit records name them
+    actor = Actor(
+        user_id=payload.get("user_id"),
+        username=str(payload.get("username", "")),
+        role=Role(str(payload.get("role", Role.DATA_STEWARD.value))),
+        institution_id=payload.get("institution_id"),
+        api_key_id=payload.get("api_key_id"),
+    )
     service.ingest_path(
         factory,
         source_code=str(payload["source"]),
