@@ -328,7 +328,15 @@ def ingest(
     source: Annotated[str, typer.Option("--source", help="The data source code, e.g. TAX.")],
 ) -> None:
     """Validate and load department files: one batch and one lake commit per file."""
-    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskID,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from puhui.core.db import get_session_factory, session_scope
     from puhui.ingest import service as ingest_service
@@ -347,16 +355,25 @@ def ingest(
     failed = False
     for path in files:
         with Progress(
-            SpinnerColumn(),
             TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
             TimeElapsedColumn(),
+            TimeRemainingColumn(),
             console=console,
             transient=True,
         ) as bar:
             task = bar.add_task(f"{path.name}: starting", total=None)
 
-            def step(what: str, task: TaskID = task, name: str = path.name) -> None:
-                bar.update(task, description=f"{name}: {what}")
+            def step(
+                what: str, done: float | None, task: TaskID = task, name: str = path.name
+            ) -> None:
+                bar.update(
+                    task,
+                    description=f"{name}: {what}",
+                    total=None if done is None else 1.0,
+                    completed=done or 0.0,
+                )
 
             outcome = ingest_service.ingest_path(
                 factory,
@@ -399,6 +416,75 @@ def ingest(
                 )
     if failed:
         raise typer.Exit(1)
+
+
+# --- generate -------------------------------------------------------------------------------
+
+generate_app = typer.Typer(
+    help="Synthetic data for demos, tests and benchmarks.", no_args_is_help=True
+)
+app.add_typer(generate_app, name="generate")
+
+
+@generate_app.command("city")
+def generate_city_command(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the department files to.")],
+    entities: Annotated[
+        int, typer.Option(min=1, max=5_000_000, help="Entities in the city.")
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same bytes.")] = 2026,
+    months: Annotated[
+        int, typer.Option(min=1, max=120, help="Months of history of the time series.")
+    ] = 24,
+    end_period: Annotated[
+        str, typer.Option("--end-period", help="Last month of the history (YYYY-MM).")
+    ] = "2026-10",
+    dirt: Annotated[
+        bool, typer.Option("--dirt/--no-dirt", help="Plant the deliberate dirt.")
+    ] = True,
+) -> None:
+    """Write what each department of a synthetic city would send (one set of files per
+    source, with a manifest of the planted dirt)."""
+    import re
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from puhui.ingest.generator import generate_city
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", end_period):
+        raise fail(f"--end-period must be a month as YYYY-MM, not {end_period!r}")
+    if out.exists() and not out.is_dir():
+        raise fail(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise fail(f"--out {out} holds other files; choose an empty or new folder")
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("generating", total=entities)
+
+        def say(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=phase, completed=done, total=total)
+
+        manifest = generate_city(
+            out,
+            entities=entities,
+            seed=seed,
+            months=months,
+            end_period=end_period,
+            dirt=dirt,
+            progress=say,
+        )
+    console.print(
+        f"city of {entities} entities (seed {seed}) written to {out} in "
+        f"{time.perf_counter() - started:.0f} s: {len(manifest.files)} files, "
+        f"{manifest.observations} observations"
+    )
 
 
 # --- snapshot -------------------------------------------------------------------------------

@@ -157,7 +157,7 @@ class TestPipeline:
         def crash(*args, **kwargs):
             raise KeyboardInterrupt("killed")
 
-        monkeypatch.setattr(service, "_finish", crash)
+        monkeypatch.setattr(service, "_record", crash)
         with pytest.raises(KeyboardInterrupt):
             run(world, "POWER", data)
         stuck = session.scalars(select(Batch).where(Batch.filename == "power.csv")).one()
@@ -168,6 +168,10 @@ class TestPipeline:
         lake = Lake(settings.lake_dir)
         rows = lake.scan().filter(pl.col("batch_id") == stuck.id).collect()
         assert rows.height == 2  # written once, though the first run got as far as the lake
+        # the rerun counted the file again without writing it
+        assert (out_batch := session.get(Batch, stuck.id)) is not None
+        session.refresh(out_batch)
+        assert (out_batch.rows_total, out_batch.rows_accepted) == (2, 2)
 
     def test_unknown_source(self, world):
         _, _, tmp = world

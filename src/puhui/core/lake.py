@@ -292,6 +292,16 @@ class Lake:
         written and the version that committed it is returned. The ``batch_id`` column
         may be left out (it is filled in); when present it must equal ``batch_id``.
         """
+        return self.append_batch_chunks([table], batch_id)
+
+    def append_batch_chunks(self, chunks: Iterable[pa.Table | pl.DataFrame], batch_id: int) -> int:
+        """:meth:`append_batch` for a batch too big for memory: the chunks are checked,
+        sorted and written to Parquet files one by one as they come, and committed
+        together as ONE Delta commit after the last. Each chunk is checked like a batch;
+        that no key repeats *across* chunks is the caller's promise (ingest keeps a bitmap
+        of the keys it accepted). If the chunks raise, nothing is committed (the files
+        written so far are unreferenced, for ``vacuum``) and the exception propagates.
+        """
         if not 0 <= batch_id < _BATCH_ID_LIMIT:
             raise InvalidBatch(reason=f"batch_id {batch_id} is outside [0, 2**40)")
         with self._lock:
@@ -299,17 +309,30 @@ class Lake:
             done = self.committed_version(batch_id)
             if done is not None:
                 return done
-            data = _prepare(table, batch_id)
             expected = self._table.version() + 1
+            counted = [0]
+            failure: list[BaseException] = []
+
+            def batches() -> Iterator[pa.RecordBatch]:
+                try:
+                    for chunk in chunks:
+                        data = _prepare(chunk, batch_id)
+                        counted[0] += data.num_rows
+                        yield from data.to_batches()
+                except BaseException as exc:  # the writer replaces it with its own error
+                    failure.append(exc)
+                    raise
+
+            reader = pa.RecordBatchReader.from_batches(TABLE_SCHEMA, batches())
             try:
                 write_deltalake(
                     self._table,
-                    data,
+                    reader,
                     mode="append",
                     writer_properties=writer_properties(),
                     target_file_size=TARGET_FILE_BYTES,
                     commit_properties=CommitProperties(
-                        custom_metadata={_BATCH_KEY: str(batch_id), "puhui.rows": data.num_rows},
+                        custom_metadata={_BATCH_KEY: str(batch_id)},
                         app_transactions=[Transaction(app_id=_app_id(batch_id), version=expected)],
                         max_commit_retries=0,
                     ),
@@ -317,6 +340,12 @@ class Lake:
             except CommitFailedError as exc:  # another writer took the version
                 self._sync(force=True)
                 raise LakeConflict() from exc
+            except Exception:
+                if failure:
+                    raise failure[0] from None
+                raise
+            if failure:  # the writer swallowed it
+                raise failure[0]
             self._sync(force=True)
             version = self._table.version()
             if version != expected or self.committed_version(batch_id) != expected:

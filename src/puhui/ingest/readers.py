@@ -1,22 +1,31 @@
-"""Reading what a department sends into one table of strings.
+"""Reading what a department sends, as a stream of long-form chunks of strings.
 
 Accepted: CSV in UTF-8 (with or without BOM) or GBK, XLSX (first sheet), JSON Lines and
 Parquet; long form ``(uscc, indicator, period, value)``, wide form (``uscc, period`` and
 one column per indicator code) and the registry layout. Wide files are melted to long.
 
 Invariants
+- A file is read in chunks of about :data:`CHUNK_VALUES` values (CSV blocks, Parquet
+  record batches, JSON Lines blocks), so memory is bounded by the chunk, not the file:
+  the full city's largest files hold hundreds of millions of values.
 - A file that is not what it claims (binary data, a truncated or damaged XLSX or Parquet,
   an encoding that is neither UTF-8 nor GBK, no header) fails as a whole with
-  :class:`FileRejected`, whose message says what is wrong; nothing is read from it.
+  :class:`FileRejected`, whose message says what is wrong. The format, the encoding and
+  the header are checked before the first chunk; damage further on (a broken CSV line, a
+  truncated Parquet row group) raises while chunks are read, and the caller discards
+  what it had read: nothing of such a file is kept.
 - Every value comes back as a string (or null) exactly as sent, with its 1-based data-row
-  number in ``row`` (the header is row 0), so validation can say which row was wrong.
+  number in ``row`` (the header is row 0), so validation can say which row was wrong;
+  Parquet numbers stay numbers (``value_in``). A wide row is never split between chunks.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +52,9 @@ REGISTRY_COLUMNS = (
 )
 FORMATS = ("csv", "xlsx", "jsonl", "parquet")
 SNIFF_BYTES = 1 << 20
+CHUNK_VALUES = 4_000_000  # values (long-form rows) per chunk
+SCAN_BYTES = 1 << 24
+CSV_BLOCK_BYTES = 1 << 24
 
 
 class FileRejected(ValidationFailed):
@@ -52,13 +64,174 @@ class FileRejected(ValidationFailed):
 
 @dataclass(frozen=True)
 class RawFile:
-    frame: (
-        pl.DataFrame
-    )  # long: row, uscc, indicator, period, value; registry: row + REGISTRY_COLUMNS
+    """A whole file in memory (small files, tests): the concatenation of its chunks."""
+
+    frame: pl.DataFrame  # long: row, uscc, indicator, period, value[, value_in]; registry
     format: str
     encoding: str | None
     layout: str  # long, wide or registry
     rows: int  # data rows in the file (before melting)
+
+
+@dataclass
+class FileStream:
+    """An opened file whose format, encoding, header and layout have been checked."""
+
+    path: Path
+    format: str
+    encoding: str | None
+    layout: str  # long, wide or registry
+    columns: list[str]  # the header, names normalised
+    size: int
+    rows: int = 0  # data rows read so far (before melting); all of them once drained
+    _position: list[int] = field(default_factory=lambda: [0])
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        """Long-form (or registry) chunks in file order, row numbers counted across them."""
+        self.rows = 0
+        width = max(1, len(self.columns) - 2) if self.layout == "wide" else 1
+        target = max(1, CHUNK_VALUES // width)
+        pending: list[pa.Table] = []
+        pending_rows = 0
+        for table in self._tables():
+            start = 0
+            while start < table.num_rows:
+                piece = table.slice(start, target - pending_rows)
+                start += piece.num_rows
+                pending.append(piece)
+                pending_rows += piece.num_rows
+                if pending_rows >= target:
+                    yield self._shape(_concat(pending))
+                    pending, pending_rows = [], 0
+        if pending:
+            yield self._shape(_concat(pending))
+
+    def done_fraction(self) -> float:
+        """How far the reading has come (bytes or rows of the file), for progress bars."""
+        return min(1.0, self._position[0] / self.size) if self.size else 1.0
+
+    def read_all(self) -> RawFile:
+        parts = list(self.chunks())
+        frame = pl.concat(parts, how="diagonal_relaxed") if parts else self._shape(None)
+        return RawFile(frame, self.format, self.encoding, self.layout, self.rows)
+
+    # -- per format
+
+    def _tables(self) -> Iterator[pa.Table]:
+        if self.format == "csv":
+            yield from self._csv_tables()
+        elif self.format == "parquet":
+            yield from self._parquet_tables()
+        elif self.format == "jsonl":
+            yield from self._jsonl_tables()
+        else:
+            table = _read_xlsx(self.path)
+            self._position[0] = self.size
+            yield table
+
+    def _csv_tables(self) -> Iterator[pa.Table]:
+        assert self.encoding is not None
+        names = _header(self.path, self.encoding)
+        source = pa.OSFile(str(self.path))
+        try:
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(
+                    encoding="utf8" if self.encoding == "utf-8" else self.encoding,
+                    block_size=CSV_BLOCK_BYTES,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                self._position[0] = source.tell()
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise FileRejected(
+                "The CSV file cannot be parsed: {reason}", reason=_short(exc)
+            ) from exc
+        finally:
+            source.close()
+
+    def _parquet_tables(self) -> Iterator[pa.Table]:
+        try:
+            file = pq.ParquetFile(self.path)
+            total = max(1, file.metadata.num_rows)
+            schema = file.schema_arrow
+            keys = {"uscc", "indicator", "period", *REGISTRY_COLUMNS}
+            # numbers stay numbers (as float64): turning 10^8 values into text and back
+            # costs more than all the checks; everything else is read as text
+            target = pa.schema(
+                [
+                    pa.field(
+                        f.name,
+                        pa.float64()
+                        if _numeric(f.type) and f.name.strip().lower() not in keys
+                        else pa.string(),
+                    )
+                    for f in schema
+                ]
+            )
+            read = 0
+            for batch in file.iter_batches(batch_size=1 << 16):
+                read += batch.num_rows
+                self._position[0] = int(self.size * read / total)
+                yield pa.Table.from_batches([batch]).cast(target)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FileRejected("The Parquet file is truncated or damaged.") from exc
+
+    def _jsonl_tables(self) -> Iterator[pa.Table]:
+        records: list[dict[str, Any]] = []
+        with self.path.open("rb") as fh:
+            for number, data in enumerate(fh, start=1):
+                line = _jsonl_line(data, number)
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    record = {"__bad_json__": line[:200]}
+                if not isinstance(record, dict):
+                    record = {"__bad_json__": line[:200]}
+                records.append(record)
+                if len(records) >= 1 << 16:
+                    self._position[0] = fh.tell()
+                    yield _records_table(records)
+                    records = []
+        self._position[0] = self.size
+        if records:
+            yield _records_table(records)
+
+    # -- shaping
+
+    def _shape(self, table: pa.Table | None) -> pl.DataFrame:
+        if table is None:
+            frame = pl.DataFrame({c: pl.Series([], dtype=pl.String) for c in self.columns})
+        else:
+            got = pl.from_arrow(table, rechunk=False)
+            assert isinstance(got, pl.DataFrame)
+            frame = got.rename(_normalised(got.columns))
+        offset = self.rows
+        self.rows += frame.height
+        return _to_long(frame, self.layout, offset)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _normalised(columns: list[str]) -> dict[str, str]:
+    known = {*LONG_COLUMNS, *REGISTRY_COLUMNS}
+    return {c: c.strip().lower() if c.strip().lower() in known else c.strip() for c in columns}
 
 
 def detect_format(path: Path, head: bytes) -> str:
@@ -91,7 +264,9 @@ def detect_format(path: Path, head: bytes) -> str:
     return actual
 
 
-def read_file(path: Path) -> RawFile:
+def open_file(path: Path) -> FileStream:
+    """Check what the file is (format, encoding, header, layout) without reading its rows."""
+    size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if not head.strip():
@@ -100,44 +275,80 @@ def read_file(path: Path) -> RawFile:
     encoding: str | None = None
     if fmt == "csv":
         encoding = _encoding(path, head)
+        names = _header(path, encoding)
+    elif fmt == "parquet":
         try:
-            table = _read_csv(path, encoding)
-        except FileRejected:
-            # The first megabyte was plain ASCII, so it could not tell UTF-8 from GBK; a
-            # non-UTF-8 byte further on means GBK (text that is neither still fails).
-            if encoding != "utf-8" or not head.isascii():
-                raise
-            encoding = "gbk"
-            table = _read_csv(path, encoding)
-    elif fmt == "xlsx":
-        table = _read_xlsx(path)
+            names = list(pq.ParquetFile(path).schema_arrow.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise FileRejected("The Parquet file is truncated or damaged.") from exc
     elif fmt == "jsonl":
         encoding = "utf-8"
-        table = _read_jsonl(path)
+        names = _jsonl_names(path)
     else:
-        table = _read_parquet(path)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return _shape(frame, fmt, encoding)
+        names = list(_read_xlsx(path, header_only=True).column_names)
+    columns = list(_normalised(names).values())
+    return FileStream(path, fmt, encoding, _layout(columns), columns, size)
+
+
+def read_file(path: Path) -> RawFile:
+    """The whole file in memory (small files)."""
+    return open_file(path).read_all()
+
+
+def _layout(columns: list[str]) -> str:
+    present = set(columns) - {"__bad_json__"}
+    if set(REGISTRY_COLUMNS) <= present:
+        return "registry"
+    if set(LONG_COLUMNS) <= present:
+        return "long"
+    if {"uscc", "period"} <= present and len(present) > 2:
+        return "wide"
+    raise FileRejected(
+        "The header {header} is neither the long form (uscc, indicator, period, value), the wide "
+        "form (uscc, period and indicator codes) nor the registry layout.",
+        header=", ".join(sorted(present))[:200],
+    )
 
 
 def _encoding(path: Path, head: bytes) -> str:
+    """UTF-8 if the whole file decodes as UTF-8, else GBK if it decodes as GBK.
+
+    The whole file is scanned (in blocks, at over a gigabyte a second): a file whose first
+    megabyte is plain ASCII may hold GBK text further on."""
+    if _decodes(path, "utf-8"):
+        return "utf-8"
     if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8"
-    sample = head if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1] or head
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        sample.decode("gbk")
-        return "gbk"
-    except UnicodeDecodeError as exc:
+        offset = _bad_offset(path, "utf-8")
         raise FileRejected(
-            "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).",
-            offset=exc.start,
-        ) from exc
+            "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).", offset=offset
+        )
+    if _decodes(path, "gbk"):
+        return "gbk"
+    raise FileRejected(
+        "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).",
+        offset=_bad_offset(path, "gbk"),
+    )
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    return _bad_offset(path, encoding) is None
+
+
+def _bad_offset(path: Path, encoding: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    done = 0
+    with path.open("rb") as fh:
+        while block := fh.read(SCAN_BYTES):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return done + exc.start
+            done += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return done + exc.start
+    return None
 
 
 def _header(path: Path, encoding: str) -> list[str]:
@@ -151,25 +362,7 @@ def _header(path: Path, encoding: str) -> list[str]:
     return names
 
 
-def _read_csv(path: Path, encoding: str) -> pa.Table:
-    names = _header(path, encoding)
-    try:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                encoding="utf8" if encoding == "utf-8" else encoding, block_size=1 << 24
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise FileRejected("The CSV file cannot be parsed: {reason}", reason=_short(exc)) from exc
-
-
-def _read_xlsx(path: Path) -> pa.Table:
+def _read_xlsx(path: Path, *, header_only: bool = False) -> pa.Table:
     from openpyxl import load_workbook
 
     try:
@@ -184,7 +377,7 @@ def _read_xlsx(path: Path) -> pa.Table:
             raise FileRejected("The file has no header row naming its columns.")
         names = [str(h).strip() for h in header]
         columns: list[list[str | None]] = [[] for _ in names]
-        for values in rows:
+        for values in [] if header_only else rows:
             for i in range(len(names)):
                 v = values[i] if i < len(values) else None
                 columns[i].append(None if v is None else _cell(v))
@@ -203,28 +396,46 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _read_jsonl(path: Path) -> pa.Table:
-    records: list[dict[str, Any]] = []
+def _jsonl_line(data: bytes, number: int) -> str:
+    try:
+        line = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            "Line {line} of the JSON Lines file is not UTF-8 text.", line=number
+        ) from exc
+    return line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _jsonl_names(path: Path) -> list[str]:
+    """The keys of the first block of records (a later record may add indicator codes)."""
     names: list[str] = []
-    with path.open("r", encoding="utf-8-sig") as fh:
-        for number, line in enumerate(fh, start=1):
+    seen = 0
+    with path.open("rb") as fh:
+        for number, data in enumerate(fh, start=1):
+            line = _jsonl_line(data, number)
             if not line.strip():
                 continue
+            seen += 1
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                record = {"__bad_json__": line[:200]}
-            if not isinstance(record, dict):
-                record = {"__bad_json__": line[:200]}
-            for key in record:
-                if key not in names:
-                    names.append(key)
-            record["__line__"] = number
-            records.append(record)
-    if not records:
+                continue
+            if isinstance(record, dict):
+                names.extend(k for k in record if k not in names)
+            if seen >= 1 << 12:
+                break
+    if not seen:
         raise FileRejected("The file is empty.")
-    cols = {n: pa.array([_json_value(r.get(n)) for r in records], type=pa.string()) for n in names}
-    return pa.table(cols)
+    return names
+
+
+def _records_table(records: list[dict[str, Any]]) -> pa.Table:
+    names: list[str] = []
+    for record in records:
+        names.extend(k for k in record if k not in names)
+    return pa.table(
+        {n: pa.array([_json_value(r.get(n)) for r in records], type=pa.string()) for n in names}
+    )
 
 
 def _json_value(value: Any) -> str | None:
@@ -237,81 +448,63 @@ def _json_value(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
 
 
-def _read_parquet(path: Path) -> pa.Table:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise FileRejected("The Parquet file is truncated or damaged.") from exc
-    # numbers stay numbers (as float64): turning 10^8 values into text and back costs more
-    # than all the checks; everything else is read as text like the other formats
-    keys = {"uscc", "indicator", "period", *REGISTRY_COLUMNS}
-    return pa.table(
-        {
-            n: table.column(n).cast(
-                pa.float64()
-                if _numeric(table.column(n).type) and n.strip().lower() not in keys
-                else pa.string()
-            )
-            for n in table.column_names
-        }
-    )
-
-
 def _numeric(kind: pa.DataType) -> bool:
     return bool(
         pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     )
 
 
-def _shape(frame: pl.DataFrame, fmt: str, encoding: str | None) -> RawFile:
-    frame = frame.rename(
-        {
-            c: c.strip().lower()
-            if c.strip().lower() in {*LONG_COLUMNS, *REGISTRY_COLUMNS}
-            else c.strip()
-            for c in frame.columns
-        }
+def _to_long(frame: pl.DataFrame, layout: str, offset: int) -> pl.DataFrame:
+    """One chunk in the shape validation takes; ``offset`` data rows came before it."""
+    frame = frame.with_row_index("row", offset=offset + 1).with_columns(
+        pl.col("row").cast(pl.Int64)
     )
-    columns = set(frame.columns) - {"__bad_json__", "__line__"}
-    rows = frame.height
-    frame = frame.with_row_index("row", offset=1).with_columns(pl.col("row").cast(pl.Int64))
     keys = [c for c in ("uscc", "indicator", "period") if c in frame.columns]
     frame = frame.with_columns(pl.col(c).cast(pl.String) for c in keys)
-    if set(REGISTRY_COLUMNS) <= columns:
-        registry = frame.select("row", *(pl.col(c).cast(pl.String) for c in REGISTRY_COLUMNS))
-        return RawFile(registry, fmt, encoding, "registry", rows)
-    if set(LONG_COLUMNS) <= columns:
+    if layout == "registry":
+        return frame.select(
+            "row",
+            *(
+                pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String)
+                for c in REGISTRY_COLUMNS
+            ),
+        )
+    if layout == "long":
         extra = ["__bad_json__"] if "__bad_json__" in frame.columns else []
-        long = frame.select("row", *LONG_COLUMNS, *extra)
-        return RawFile(_typed_value(long), fmt, encoding, "long", rows)
-    if {"uscc", "period"} <= columns and len(columns) > 2:
-        codes = [c for c in frame.columns if c not in ("row", "uscc", "period", "__line__")]
-        index = ["row", "uscc", "period"]
-        numeric = [c for c in codes if frame.schema[c] == pl.Float64]
-        text = [c for c in codes if c not in numeric]
-        parts = []
-        if numeric:
-            parts.append(
-                frame.unpivot(
-                    index=index, on=numeric, variable_name="indicator", value_name="value_in"
-                )
-                .filter(pl.col("value_in").is_not_null())
-                .with_columns(pl.lit(None, dtype=pl.String).alias("value"))
-            )
-        if text:
-            parts.append(
-                frame.unpivot(index=index, on=text, variable_name="indicator", value_name="value")
-                .with_columns(pl.col("value").cast(pl.String))
-                .filter(pl.col("value").is_not_null())
-                .with_columns(pl.lit(None, dtype=pl.Float64).alias("value_in"))
-            )
-        long = pl.concat([p.select("row", *LONG_COLUMNS, "value_in") for p in parts])
-        return RawFile(long, fmt, encoding, "wide", rows)
-    raise FileRejected(
-        "The header {header} is neither the long form (uscc, indicator, period, value), the wide "
-        "form (uscc, period and indicator codes) nor the registry layout.",
-        header=", ".join(sorted(columns))[:200],
-    )
+        for c in LONG_COLUMNS:
+            if c not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, pl.String).alias(c))
+        return _typed_value(frame.select("row", *LONG_COLUMNS, *extra))
+    codes = [c for c in frame.columns if c not in ("row", "uscc", "period", "__bad_json__")]
+    index = ["row", "uscc", "period"]
+    for c in ("uscc", "period"):
+        if c not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.String).alias(c))
+    numeric = [c for c in codes if frame.schema[c] == pl.Float64]
+    text = [c for c in codes if c not in numeric]
+    parts = []
+    if numeric:
+        parts.append(
+            frame.unpivot(index=index, on=numeric, variable_name="indicator", value_name="value_in")
+            .filter(pl.col("value_in").is_not_null())
+            .with_columns(pl.lit(None, dtype=pl.String).alias("value"))
+        )
+    if text:
+        parts.append(
+            frame.unpivot(index=index, on=text, variable_name="indicator", value_name="value")
+            .with_columns(pl.col("value").cast(pl.String))
+            .filter(pl.col("value").is_not_null())
+            .with_columns(pl.lit(None, dtype=pl.Float64).alias("value_in"))
+        )
+    if not parts:
+        return pl.DataFrame(
+            schema={
+                "row": pl.Int64,
+                **dict.fromkeys(LONG_COLUMNS, pl.String),
+                "value_in": pl.Float64,
+            }
+        )
+    return pl.concat([p.select("row", *LONG_COLUMNS, "value_in") for p in parts])
 
 
 def _typed_value(long: pl.DataFrame) -> pl.DataFrame:

@@ -21,13 +21,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,17 +47,17 @@ from puhui.core.snapshot import IndicatorSpec, Snapshot, SnapshotNotFound
 from puhui.entities import service as entities
 from puhui.ingest import repository
 from puhui.ingest.models import COMMITTED, REJECTED, WRITING, Batch, BatchIssue, DataSource
-from puhui.ingest.readers import FileRejected, RawFile, read_file
+from puhui.ingest.readers import FileRejected, FileStream, open_file
 from puhui.ingest.registry_rows import REGISTRY_REASONS, check_registry
 from puhui.ingest.schemas import SourceCreate
-from puhui.ingest.validate import REASONS, WARNINGS, Spec, catalog_frame, check
+from puhui.ingest.validate import REASONS, WARNINGS, SeenKeys, Spec, catalog_frame, check
 
 ISSUES_KEPT = 1000
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # periods are the city's calendar months
 SOURCES_FILE = Path(__file__).resolve().parent / "data" / "sources.csv"
 REFRESH_JOB = "snapshot.refresh"
 COMPACT_JOB = "lake.compact"
-Progress = Callable[[str], None]
+Progress = Callable[[str, float | None], None]  # step, fraction of the file done
 
 
 class SourceNotFound(NotFound):
@@ -153,8 +154,8 @@ def ingest_path(
     today: date | None = None,
 ) -> Outcome:
     settings = settings or get_settings()
-    say = progress or (lambda _step: None)
-    say("hashing")
+    say = progress or (lambda _step, _done: None)
+    say("hashing", None)
     digest, size = file_digest(path)
     with session_scope(factory) as session:
         source = get_source(session, code=source_code)
@@ -175,10 +176,26 @@ def ingest_path(
             session.add(earlier)
             session.flush()
         batch_id = earlier.id
-    say("reading")
+    say("reading", None)
+    report = Report(settings, batch_id)
     try:
-        raw = read_file(path)
+        stream = open_file(path)
+        if stream.layout == "registry":
+            _commit_registry(factory, batch_id=batch_id, stream=stream, actor=actor, report=report)
+        else:
+            _commit_observations(
+                factory,
+                batch_id=batch_id,
+                source=code,
+                stream=stream,
+                actor=actor,
+                settings=settings,
+                report=report,
+                today=today or datetime.now(SHANGHAI).date(),
+                say=say,
+            )
     except FileRejected as exc:
+        report.discard()
         with session_scope(factory) as session:
             batch = repository.batch(session, batch_id)
             assert batch is not None
@@ -195,20 +212,6 @@ def ingest_path(
                 details={"source": code, "reason": exc.message},
             )
         return Outcome(batch_id, REJECTED, duplicate=False)
-    say("validating")
-    if raw.layout == "registry":
-        _commit_registry(factory, batch_id=batch_id, raw=raw, actor=actor, settings=settings)
-    else:
-        _commit_observations(
-            factory,
-            batch_id=batch_id,
-            source=code,
-            raw=raw,
-            actor=actor,
-            settings=settings,
-            today=today or datetime.now(SHANGHAI).date(),
-            say=say,
-        )
     return Outcome(batch_id, COMMITTED, duplicate=False)
 
 
@@ -227,114 +230,201 @@ def _specs(session: Session) -> list[Spec]:
     ]
 
 
+class Report:
+    """The quality report of one batch, written chunk by chunk as the file streams by:
+    every issue in a CSV (UTF-8 with BOM, so spreadsheet programs read it), the first
+    :data:`ISSUES_KEPT` kept for the database, counts by reason. The CSV gets its final
+    name only when the batch commits; a rejected file leaves none."""
+
+    def __init__(self, settings: Settings, batch_id: int) -> None:
+        self.settings = settings
+        self.path = report_path(settings, batch_id)
+        self._tmp = self.path.with_suffix(".part")
+        self._fh: BinaryIO | None = None
+        self.first = pl.DataFrame(schema=ISSUE_SCHEMA)
+        self.reasons: dict[str, int] = {}
+        self.warned = 0
+        self._messages: dict[str, str] = {}
+
+    def add(self, issues: pl.DataFrame) -> None:
+        issues = issues.select(list(ISSUE_SCHEMA)).cast(ISSUE_SCHEMA)  # type: ignore[arg-type]
+        if self._fh is None:
+            self._tmp.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self._tmp.open("wb")
+            self._fh.write(b"\xef\xbb\xbf")
+            pl.DataFrame(schema={**ISSUE_SCHEMA, "message": pl.String}).write_csv(self._fh)
+        if not issues.height:
+            return
+        for reason, n in issues.group_by("reason").len().iter_rows():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+            if reason not in self._messages:
+                self._messages[reason] = reason_message(self.settings.default_locale, reason)
+        self.warned += issues.filter(pl.col("severity") == "warn").height
+        if self.first.height < ISSUES_KEPT:
+            self.first = pl.concat([self.first, issues.head(ISSUES_KEPT - self.first.height)])
+        issues.with_columns(
+            pl.col("reason")
+            .replace_strict(self._messages, default="", return_dtype=pl.String)
+            .alias("message")
+        ).write_csv(self._fh, include_header=False)
+
+    def publish(self) -> Path:
+        if self._fh is None:
+            self.add(pl.DataFrame(schema=ISSUE_SCHEMA))
+        assert self._fh is not None
+        self._fh.close()
+        self._fh = None
+        self._tmp.replace(self.path)
+        return self.path
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._tmp.unlink(missing_ok=True)
+
+
+ISSUE_SCHEMA = {
+    "row": pl.Int64,
+    "column": pl.String,
+    "reason": pl.String,
+    "severity": pl.String,
+    "value": pl.String,
+}
+
+
 def _commit_observations(
     factory: sessionmaker[Session],
     *,
     batch_id: int,
     source: str,
-    raw: RawFile,
+    stream: FileStream,
     actor: Actor | None,
     settings: Settings,
+    report: Report,
     today: date,
     say: Progress,
 ) -> None:
     with session_scope(factory) as session:
-        table, allowed = catalog_frame(_specs(session))
+        specs = _specs(session)
+        table, allowed = catalog_frame(specs)
         registry = entities.registry_frame(session)
+        n_entities = entities.max_id(session) + 1
         source_id = repository.source_by_code(session, source).id  # type: ignore[union-attr]
-    checked = check(
-        raw.frame, source=source, indicators=table, allowed=allowed, registry=registry, today=today
-    )
-    issues = checked.issues
-    if raw.layout == "wide":
-        # a wide file's value columns are named by indicator code: report that column, and a
-        # fault of the whole row (its code or period) once, not once per value
-        issues = issues.with_columns(
-            pl.when(pl.col("column").is_in(["value", "indicator"]))
-            .then(pl.col("indicator"))
-            .otherwise(pl.col("column"))
-            .alias("column")
-        ).unique(subset=["row", "column", "reason"], keep="first", maintain_order=True)
-    say("writing")
+    seen = SeenKeys(n_entities, [s.id for s in specs if s.source == source])
+    touched = np.zeros(n_entities, dtype=bool)
+    counts = {"values": 0, "accepted": 0}
+
+    def accepted_chunks() -> Iterator[pl.DataFrame]:
+        for chunk in stream.chunks():
+            checked = check(
+                chunk,
+                source=source,
+                indicators=table,
+                allowed=allowed,
+                registry=registry,
+                today=today,
+                seen=seen,
+            )
+            issues = checked.issues
+            if stream.layout == "wide":
+                # a wide file's value columns are named by indicator code: report that
+                # column, and a fault of the whole row (its code or period) once, not once
+                # per value (a wide row is never split between chunks)
+                issues = issues.with_columns(
+                    pl.when(pl.col("column").is_in(["value", "indicator"]))
+                    .then(pl.col("indicator"))
+                    .otherwise(pl.col("column"))
+                    .alias("column")
+                ).unique(subset=["row", "column", "reason"], keep="first", maintain_order=True)
+            report.add(issues.drop("indicator"))
+            rows = checked.accepted.select(
+                "entity_id",
+                "indicator_id",
+                "period",
+                "value_num",
+                "value_text",
+                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+                pl.lit(source_id, dtype=pl.Int16).alias("source_id"),
+            )
+            counts["values"] += chunk.height
+            counts["accepted"] += rows.height
+            touched[rows.get_column("entity_id").to_numpy()] = True
+            say("validating and writing", stream.done_fraction())
+            yield rows
+
     lake = Lake(settings.lake_dir)
-    rows = checked.accepted.select(
-        "entity_id",
-        "indicator_id",
-        "period",
-        "value_num",
-        "value_text",
-        pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
-        pl.lit(source_id, dtype=pl.Int16).alias("source_id"),
-    )
-    version = lake.append_batch(rows.to_arrow(), batch_id) if rows.height else None
-    touched = rows["entity_id"].n_unique() if rows.height else 0
-    _finish(
-        factory,
-        batch_id=batch_id,
-        raw=raw,
-        issues=issues.drop("indicator"),
-        accepted=rows.height,
-        lake_version=version,
-        touched=touched,
-        actor=actor,
-        settings=settings,
-        refresh=rows.height > 0,
-    )
+    version = lake.committed_version(batch_id)
+    if version is None:
+        version = lake.append_batch_chunks(accepted_chunks(), batch_id)
+    else:
+        # committed by a run that died before recording it: count again, write nothing
+        for _ in accepted_chunks():
+            pass
+    with session_scope(factory) as session:
+        _record(
+            session,
+            batch_id=batch_id,
+            stream=stream,
+            rows_total=counts["values"],
+            report=report,
+            accepted=counts["accepted"],
+            lake_version=version,
+            touched=int(touched.sum()),
+            actor=actor,
+            refresh=counts["accepted"] > 0,
+        )
 
 
 def _commit_registry(
     factory: sessionmaker[Session],
     *,
     batch_id: int,
-    raw: RawFile,
+    stream: FileStream,
     actor: Actor | None,
-    settings: Settings,
+    report: Report,
 ) -> None:
+    raw = stream.read_all()
     checked = check_registry(raw.frame)
+    report.add(checked.issues)
     with session_scope(factory) as session:
         written = entities.upsert_frame(session, checked.accepted, batch_id=batch_id)
         _record(
             session,
             batch_id=batch_id,
-            raw=raw,
-            issues=checked.issues,
+            stream=stream,
+            rows_total=raw.rows,
+            report=report,
             accepted=written,
             lake_version=None,
             touched=written,
             actor=actor,
-            settings=settings,
             refresh=False,
         )
-
-
-def _finish(factory: sessionmaker[Session], **kwargs: Any) -> None:
-    with session_scope(factory) as session:
-        _record(session, **kwargs)
 
 
 def _record(
     session: Session,
     *,
     batch_id: int,
-    raw: RawFile,
-    issues: pl.DataFrame,
+    stream: FileStream,
+    rows_total: int,
+    report: Report,
     accepted: int,
     lake_version: int | None,
     touched: int,
     actor: Actor | None,
-    settings: Settings,
     refresh: bool,
 ) -> None:
     batch = repository.batch(session, batch_id)
     assert batch is not None
-    warned = issues.filter(pl.col("severity") == "warn")
-    batch.format, batch.encoding, batch.layout = raw.format, raw.encoding, raw.layout
+    batch.format, batch.encoding, batch.layout = stream.format, stream.encoding, stream.layout
     # counts are of values (the rows of the long form; a wide row holds several)
-    batch.rows_total = raw.frame.height if raw.layout != "registry" else raw.rows
+    batch.rows_total = rows_total
     batch.rows_accepted = accepted
-    batch.rows_rejected = batch.rows_total - accepted
-    batch.rows_warned = warned.height
-    batch.reasons = dict(issues.group_by("reason").len().sort("reason").iter_rows())
+    batch.rows_rejected = rows_total - accepted
+    batch.rows_warned = report.warned
+    batch.reasons = dict(sorted(report.reasons.items()))
     batch.lake_version = lake_version
     batch.entities_touched = touched
     batch.status = COMMITTED
@@ -351,10 +441,9 @@ def _record(
                 severity=r["severity"],
                 value=None if r["value"] is None else str(r["value"])[:200],
             )
-            for r in issues.head(ISSUES_KEPT).iter_rows(named=True)
+            for r in report.first.iter_rows(named=True)
         ],
     )
-    write_report(settings, batch_id, issues)
     if refresh and lake_version is not None:
         jobs.enqueue(
             session,
@@ -376,32 +465,15 @@ def _record(
         },
     )
     session.flush()
+    # the report gets its name with the commit of this transaction as near as a file
+    # can: a crash in between leaves a batch "writing" that the next run finishes
+    report.publish()
 
 
 def reason_message(locale: str, reason: str) -> str:
     text = REASONS.get(reason) or WARNINGS.get(reason)
     message = text[1] if text else REGISTRY_REASONS.get(reason, reason)
     return gettext(locale, message)
-
-
-def write_report(settings: Settings, batch_id: int, issues: pl.DataFrame) -> Path:
-    """Every issue of the batch as a CSV (UTF-8 with BOM, so spreadsheet programs read it)."""
-    path = report_path(settings, batch_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    messages = {
-        r: reason_message(settings.default_locale, r) for r in issues["reason"].unique().to_list()
-    }
-    report = issues.with_columns(
-        pl.col("reason")
-        .replace_strict(messages, default="", return_dtype=pl.String)
-        .alias("message")
-    )
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(b"\xef\xbb\xbf")
-        report.write_csv(fh)
-    tmp.replace(path)
-    return path
 
 
 # --- snapshot ----------------------------------------------------------------------------

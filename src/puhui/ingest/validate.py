@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from puhui.core.i18n import N_
@@ -62,6 +63,50 @@ class Spec:
     min_value: float | None
     max_value: float | None
     allowed_values: tuple[str, ...] | list[str]
+
+
+class SeenKeys:
+    """The (entity, indicator, period) keys a batch has accepted so far, one bit each, so
+    that a key repeated anywhere in a file of hundreds of millions of rows is found while
+    the file streams by in chunks.
+
+    One bitmap per year of ``n_entities x len(indicator_ids) x 12`` bits, allocated on
+    first use (zeroed pages cost no memory until touched; a file sorted by entity touches
+    them in order): the full city's largest file needs ~100 MB.
+    """
+
+    def __init__(self, n_entities: int, indicator_ids: list[int]) -> None:
+        self._local = np.full(max([*indicator_ids, 0]) + 1, -1, dtype=np.int64)
+        self._local[np.asarray(indicator_ids, dtype=np.int64)] = np.arange(len(indicator_ids))
+        self._per_entity = max(1, len(indicator_ids)) * 12
+        self._bits = (n_entities * self._per_entity + 7) // 8
+        self._years: dict[int, np.ndarray] = {}
+
+    def add(self, entity: np.ndarray, indicator: np.ndarray, period: np.ndarray) -> np.ndarray:
+        """Record keys that are distinct among themselves; True where one was seen before."""
+        seen = np.zeros(len(entity), dtype=bool)
+        if not len(entity):
+            return seen
+        indicator = indicator.astype(np.int64)
+        if indicator.min() < 0 or indicator.max() >= len(self._local):
+            raise ValueError("an indicator outside the source's set")
+        local = self._local[indicator]
+        if (local < 0).any():
+            raise ValueError("an indicator outside the source's set")
+        year = period // 100
+        index = (
+            entity.astype(np.int64) * self._per_entity + local * 12 + (period % 100 - 1)
+        ).astype(np.int64)
+        for y in np.unique(year).tolist():
+            where = np.flatnonzero(year == y)
+            bits = self._years.get(y)
+            if bits is None:
+                bits = self._years[y] = np.zeros(self._bits, dtype=np.uint8)
+            at = index[where]
+            byte, mask = at >> 3, (1 << (at & 7)).astype(np.uint8)
+            seen[where] = (bits[byte] & mask) != 0
+            np.bitwise_or.at(bits, byte, mask)
+        return seen
 
 
 def catalog_frame(specs: list[Spec]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -142,10 +187,12 @@ def check(
     allowed: pl.DataFrame,
     registry: pl.DataFrame,
     today: date,
+    seen: SeenKeys | None = None,
 ) -> Checked:
     """Validate long-form rows (row, uscc, indicator, period, value[, __bad_json__]).
 
-    ``registry`` has columns uscc, entity_id, uscc_check_ok."""
+    ``registry`` has columns uscc, entity_id, uscc_check_ok. ``seen`` carries the keys
+    accepted from earlier chunks of the same batch (duplicates across chunks)."""
     latest = today.year * 100 + today.month
     # Codes, indicator names and periods repeat across rows: work on each distinct text once
     # and join the answers back (a 24-month file has ~24 distinct periods).
@@ -262,6 +309,20 @@ def check(
         .otherwise(pl.col("reason"))
         .alias("reason")
     )
+    if seen is not None:
+        where = df.select(pl.col("reason").is_null().arg_true()).to_series()
+        if where.len():
+            keys = df[where].select(
+                pl.col("entity_id").cast(pl.Int64),
+                pl.col("indicator_id").cast(pl.Int64),
+                pl.col("period_num").cast(pl.Int64),
+            )
+            again = seen.add(*(keys.get_column(c).to_numpy() for c in keys.columns))
+            if again.any():
+                hits = where.filter(pl.Series(again))
+                df = df.with_columns(
+                    df.get_column("reason").scatter(hits, pl.Series(["duplicate"] * hits.len()))
+                )
     rejected = df.filter(pl.col("reason").is_not_null())
     warned = df.filter(pl.col("reason").is_null() & ~pl.col("_check_ok"))
     col_of = {k: v[0] for k, v in REASONS.items()}
