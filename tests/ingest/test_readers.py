@@ -106,6 +106,11 @@ class TestFilesThatAreNotWhatTheyClaim:
             ),
             ("a.csv", b",,\n1,2,3\n", "no header"),
             ("a.csv", b"name,amount\nx,1\n", "neither the long form"),
+            (
+                "a.csv",
+                b"uscc,period,OPR_POWER_M, OPR_POWER_M\nx,1,2,3\n",
+                "column OPR_POWER_M twice",
+            ),
             ("a.xlsx", b"uscc,indicator,period,value\n", "named as xlsx"),
             ("a.parquet", b"PAR1 this is not really parquet", "truncated or damaged"),
         ],

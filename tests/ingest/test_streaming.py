@@ -50,14 +50,19 @@ class TestSeenKeys:
             start += size
             if not chunk:
                 continue
-            arr = np.array(chunk, dtype=np.int64)
-            flagged = seen.add(arr[:, 0], arr[:, 1], arr[:, 2]).tolist()
+            frame = pl.DataFrame(chunk, schema=["e", "i", "p"], orient="row")
+            slots = frame.select(seen.slots(pl.col("e"), pl.col("i"), pl.col("p")))
+            flagged = seen.add(*(slots.get_column(c).to_numpy() for c in slots.columns)).tolist()
             assert flagged == [k in earlier for k in chunk]
             earlier.update(chunk)
 
     def test_an_indicator_outside_the_set_is_a_programming_error(self):
+        seen = SeenKeys(5, [1, 2])
+        frame = pl.DataFrame({"e": [0], "i": [3], "p": [202401]})
+        slots = frame.select(seen.slots(pl.col("e"), pl.col("i"), pl.col("p")))
+        byte = slots.get_column("_byte").fill_null(-1).to_numpy()
         with pytest.raises(ValueError, match="outside"):
-            SeenKeys(5, [1, 2]).add(np.array([0]), np.array([3]), np.array([202401]))
+            seen.add(slots.get_column("_year").to_numpy(), byte, slots["_mask"].to_numpy())
 
 
 class TestChunkedReading:
@@ -118,7 +123,9 @@ class TestChunkedPipeline:
         self, world, session, small_chunks
     ):
         _factory, settings, tmp = world
-        run(world, "SAMR", registry_file(tmp / "registry.csv", [reg_row(A, "宁波华光电子有限公司")]))
+        run(
+            world, "SAMR", registry_file(tmp / "registry.csv", [reg_row(A, "宁波华光电子有限公司")])
+        )
         lake = Lake(settings.lake_dir)
         before = lake.version()
         lines = ["uscc,indicator,period,value"]
@@ -141,7 +148,9 @@ class TestChunkedPipeline:
         self, world, session, small_chunks, monkeypatch
     ):
         _factory, settings, tmp = world
-        run(world, "SAMR", registry_file(tmp / "registry.csv", [reg_row(A, "宁波华光电子有限公司")]))
+        run(
+            world, "SAMR", registry_file(tmp / "registry.csv", [reg_row(A, "宁波华光电子有限公司")])
+        )
         lake = Lake(settings.lake_dir)
         before = lake.version()
         monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 256)

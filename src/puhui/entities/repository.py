@@ -102,5 +102,15 @@ def stream_search_rows(session: Session, chunk: int = 100_000) -> Iterator[Seque
     yield from result.partitions(chunk)
 
 
+def stream_key_rows(session: Session, chunk: int = 200_000) -> Iterator[Sequence[Any]]:
+    """(uscc, id, uscc_check_ok) of every entity, in id order, a partition at a time."""
+    result = session.execute(
+        select(Entity.uscc, Entity.id, Entity.uscc_check_ok)
+        .order_by(Entity.id)
+        .execution_options(yield_per=chunk)
+    )
+    yield from result.partitions(chunk)
+
+
 def touch(session: Session, entity_id: int) -> None:
     session.execute(update(Entity).where(Entity.id == entity_id).values(status=Entity.status))

@@ -151,6 +151,12 @@ _lock = threading.Lock()
 _index: SearchIndex | None = None
 
 
+def current(version: str) -> SearchIndex | None:
+    """The process's index if it is of registry ``version``."""
+    index = _index
+    return index if index is not None and index.version == version else None
+
+
 def cached(version: str, build: Any) -> SearchIndex:
     """The process's index for registry ``version``, rebuilt with ``build()`` when stale."""
     global _index  # noqa: PLW0603 - one index per process, swapped whole

@@ -110,9 +110,27 @@ def _index(session: Session) -> search.SearchIndex:
 
 
 def registry_frame(session: Session) -> pl.DataFrame:
-    """(uscc, entity_id, uscc_check_ok) of every registered entity, for joining a batch."""
-    frame = _index(session).frame
-    return frame.select("uscc", pl.col("id").alias("entity_id"), "uscc_check_ok")
+    """(uscc, entity_id, uscc_check_ok) of every registered entity, for joining a batch:
+    from the process's search index when it is current, else three columns straight from
+    the database (building the index costs several times more)."""
+    version = repository.registry_version(session)
+    index = search.current(version)
+    if index is not None:
+        return index.frame.select("uscc", pl.col("id").alias("entity_id"), "uscc_check_ok")
+    kept = _keys
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    schema = {"uscc": pl.String, "entity_id": pl.Int32, "uscc_check_ok": pl.Boolean}
+    parts = [
+        pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        for rows in repository.stream_key_rows(session)
+    ]
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+    globals()["_keys"] = (version, frame)  # one per process, swapped whole
+    return frame
+
+
+_keys: tuple[str, pl.DataFrame] | None = None
 
 
 def upsert_frame(session: Session, frame: pl.DataFrame, *, batch_id: int | None) -> int:

@@ -286,7 +286,11 @@ def open_file(path: Path) -> FileStream:
         names = _jsonl_names(path)
     else:
         names = list(_read_xlsx(path, header_only=True).column_names)
-    columns = list(_normalised(names).values())
+    mapping = _normalised(names)
+    columns = [mapping[c] for c in names]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise FileRejected("The header names the column {name} twice.", name=twice[0])
     return FileStream(path, fmt, encoding, _layout(columns), columns, size)
 
 

@@ -21,11 +21,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from queue import Full, Queue
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -356,7 +358,8 @@ def _commit_observations(
     lake = Lake(settings.lake_dir)
     version = lake.committed_version(batch_id)
     if version is None:
-        version = lake.append_batch_chunks(accepted_chunks(), batch_id)
+        # reading and checking the next chunk overlaps with encoding the last one
+        version = lake.append_batch_chunks(prefetch(accepted_chunks()), batch_id)
     else:
         # committed by a run that died before recording it: count again, write nothing
         for _ in accepted_chunks():
@@ -374,6 +377,47 @@ def _commit_observations(
             actor=actor,
             refresh=counts["accepted"] > 0,
         )
+
+
+def prefetch(items: Iterator[pl.DataFrame], depth: int = 1) -> Iterator[pl.DataFrame]:
+    """``items`` produced in a thread, up to ``depth`` ahead of the consumer (Polars and
+    the Delta writer release the GIL, so both cores work). An exception of the producer
+    is raised in the consumer; a consumer that stops early stops the producer."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            put(("error", exc))
+        else:
+            put(("end", None))
+
+    thread = threading.Thread(target=produce, name="ingest-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _commit_registry(
