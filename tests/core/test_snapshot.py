@@ -267,6 +267,12 @@ class TestBuild:
 
 
 class TestRefresh:
+    @pytest.fixture(autouse=True)
+    def _patch_cell_by_cell(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # these batches touch most of a few dozen entities: keep them on the incremental
+        # path (TestBigBatches covers the rebuild)
+        monkeypatch.setattr(snapshot_module, "REBUILD_SHARE", 1.0)
+
     def test_refresh_after_each_batch_equals_a_full_rebuild(
         self, lake: Lake, snap: Snapshot, rng: np.random.Generator, tmp_path: Path
     ) -> None:
@@ -343,6 +349,54 @@ class TestRefresh:
     def test_refresh_needs_the_lake(self, snap: Snapshot) -> None:
         with pytest.raises(InvalidSnapshotInput):
             Snapshot.open(snap.path).refresh([1])
+
+
+class TestBigBatches:
+    def test_a_batch_touching_most_entities_rebuilds_and_later_refreshes_are_free(
+        self, lake: Lake, snap: Snapshot, rng: np.random.Generator, tmp_path: Path
+    ) -> None:
+        assert snapshot_module._read_manifest(snap.path).complete_through == 2  # type: ignore[union-attr]
+        big = observations(rng, rows=400, entities=40, periods=(202402,))
+        small = observations(rng, rows=3, entities=40, periods=(202403,))
+        v_big = lake.append_batch(big, 3)
+        v_small = lake.append_batch(small, 4)
+        assert snap.refresh_version(v_big) == 2  # rebuilt from the lake as it is now
+        manifest = snapshot_module._read_manifest(snap.path)
+        assert manifest is not None and manifest.complete_through == v_small
+        assert snap.refresh_version(v_small) == 2  # the rebuild covered it: nothing to do
+        assert snap.refresh_version(v_big) == 2
+        assert_frames_equal(snap.current().frame(), reference(lake, 40))
+
+    def test_a_small_batch_refreshes_cell_by_cell_and_moves_the_watermark(
+        self, lake: Lake, snap: Snapshot
+    ) -> None:
+        row = {"entity_id": [3], "period": [202402], "source_id": [1]}
+        version = lake.append_batch(
+            pl.DataFrame({**row, "indicator_id": [2], "value_num": [0.5]}), 9
+        )
+        assert snap.refresh_version(version) == 2
+        manifest = snapshot_module._read_manifest(snap.path)
+        assert manifest is not None and manifest.complete_through == version
+        assert [g.file for g in manifest.groups if g.name == "operating-0"] == [
+            "operating-0.v1.arrow"  # only the touched group was rewritten
+        ]
+        assert snap.current().column("FIN_DEBT_RATIO")[3] == pytest.approx(0.5)
+
+    def test_keys_of_a_version_read_only_what_it_touched(self, lake: Lake) -> None:
+        rows = pl.DataFrame(
+            {
+                "entity_id": [7, 3, 7],
+                "indicator_id": [2, 2, 5],
+                "period": [202402, 202311, 202402],
+                "value_num": [1.0, 2.0, 3.0],
+                "source_id": [1, 1, 1],
+            }
+        )
+        keys = lake.keys_of_version(lake.append_batch(rows, 9))
+        assert keys is not None
+        assert keys.entities.tolist() == [3, 7]
+        assert (keys.indicator_ids, keys.since_period) == ([2, 5], 202311)
+        assert lake.keys_of_version(0) is None
 
 
 class TestPointer:

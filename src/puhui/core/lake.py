@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -124,6 +125,15 @@ class LakeNotFound(NotFound):
 class LakeConflict(Conflict):
     default_code = "lake_conflict"
     default_message = "Another writer committed to the lake meanwhile; run the batch again."
+
+
+@dataclass(frozen=True)
+class VersionKeys:
+    """What one batch commit touched."""
+
+    entities: np.ndarray  # sorted distinct entity ids
+    indicator_ids: list[int]
+    since_period: int | None  # the smallest period
 
 
 @dataclass(frozen=True)
@@ -509,13 +519,43 @@ class Lake:
 
     def rows_of_version(self, version: int) -> pl.DataFrame:
         """The rows that commit ``version`` added if it is a batch (empty for the
-        table's creation and for compactions, which change no value), e.g. for a
-        snapshot refresh job that is given only the version."""
-        if version < 1 or not self._is_batch_commit(version):
+        table's creation and for compactions, which change no value)."""
+        added = self._files_of_version(version)
+        if not added:
             return empty_observations()
-        before = set(self._at(version - 1).files["path"].to_list())
-        added = [p for p in self._at(version).files["path"].to_list() if p not in before]
         return _lazy(pq.read_table(p, columns=list(COLUMNS)) for p in added).collect()
+
+    def keys_of_version(self, version: int) -> VersionKeys | None:
+        """What batch commit ``version`` touched (None if it is no batch), read file by
+        file and key columns only, so a batch of hundreds of millions of rows costs a
+        bitmap of entities, not the rows: e.g. for a snapshot refresh job."""
+        if version < 1 or not self._is_batch_commit(version):
+            return None
+        entities = np.zeros(0, dtype=bool)
+        indicators: set[int] = set()
+        since: int | None = None
+        for path in self._files_of_version(version):
+            keys = pl.from_arrow(
+                pq.read_table(path, columns=["entity_id", "indicator_id", "period"])
+            )
+            assert isinstance(keys, pl.DataFrame)
+            if not keys.height:
+                continue
+            ids = keys.get_column("entity_id").to_numpy()
+            top = int(ids.max()) + 1
+            if top > entities.size:
+                entities = np.concatenate([entities, np.zeros(top - entities.size, bool)])
+            entities[ids] = True
+            indicators.update(keys.get_column("indicator_id").unique().to_list())
+            low = int(cast(int, keys.get_column("period").min()))
+            since = low if since is None else min(since, low)
+        return VersionKeys(np.flatnonzero(entities), sorted(indicators), since)
+
+    def _files_of_version(self, version: int) -> list[str]:
+        if version < 1 or not self._is_batch_commit(version):
+            return []
+        before = set(self._at(version - 1).files["path"].to_list())
+        return [p for p in self._at(version).files["path"].to_list() if p not in before]
 
     def _is_batch_commit(self, version: int) -> bool:
         log = self._log_dir / f"{version:020d}.json"

@@ -32,6 +32,13 @@ Invariants
   so a reader between reading the manifest and mapping never finds a file gone; older
   files are deleted (a mapping outlives the unlink on POSIX).
 - One writer at a time (an exclusive ``flock`` on ``.lock``), any number of readers.
+- ``complete_through`` in the manifest: every lake version up to it is reflected (a build
+  sets it to the version it read; a batch refresh moves it on when it is the next
+  version). A refresh of a version at or below it does nothing, so the refresh jobs of
+  batches that a rebuild already covered are free.
+- A batch that touched more than ``REBUILD_SHARE`` of the entities is not patched cell by
+  cell: the snapshot is rebuilt (streaming the lake by entity range), which bounds a
+  refresh's memory whatever the batch's size.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ from puhui.core.lake import Lake
 FORMAT = 1
 MANIFEST = "manifest.json"
 MAX_GROUP_COLUMNS = 64
+REBUILD_SHARE = 0.25
 _MTIME_SLACK_NS = 200_000_000
 VALUE_TYPES = ("amount", "ratio", "count", "flag", "grade", "code", "date", "text")
 TRUE_TEXTS = ("1", "true", "t", "y", "yes", "是")
@@ -176,6 +184,7 @@ class Manifest:
     created_at: str
     indicators: tuple[IndicatorSpec, ...]
     groups: tuple[GroupFile, ...]
+    complete_through: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -183,6 +192,7 @@ class Manifest:
             "version": self.version,
             "n_entities": self.n_entities,
             "lake_version": self.lake_version,
+            "complete_through": self.complete_through,
             "created_at": self.created_at,
             "indicators": [s.to_json() for s in self.indicators],
             "groups": [
@@ -199,6 +209,7 @@ class Manifest:
             version=int(data["version"]),
             n_entities=int(data["n_entities"]),
             lake_version=data.get("lake_version"),
+            complete_through=data.get("complete_through"),
             created_at=str(data["created_at"]),
             indicators=tuple(IndicatorSpec.from_json(s) for s in data["indicators"]),
             groups=tuple(
@@ -332,6 +343,7 @@ class Snapshot:
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 indicators=tuple(specs),
                 groups=groups,
+                complete_through=lake_version,
             )
             _publish(root, manifest, previous)
         return cls(root, lake=lake)
@@ -342,6 +354,7 @@ class Snapshot:
         *,
         indicator_ids: Iterable[int] | None = None,
         since_period: int | None = None,
+        batch_version: int | None = None,
     ) -> int:
         """Bring the cells of these entities up to date from the lake; return the new
         version (or the current one when nothing changed).
@@ -351,7 +364,9 @@ class Snapshot:
         smallest period of the batch that touched them — only cells with a row at a
         period >= it are rewritten, which reads far less of the lake and is exact for
         what that batch can have changed. Only groups holding a changed indicator, and
-        all groups when an entity id is past the end, are rewritten."""
+        all groups when an entity id is past the end, are rewritten. ``batch_version``:
+        the lake version of the batch being applied (moves ``complete_through`` on when
+        it is the next one)."""
         if self.lake is None:
             raise InvalidSnapshotInput(reason="refresh needs the lake (Snapshot(path, lake=…))")
         ids = sorted({int(e) for e in entity_ids})
@@ -394,22 +409,43 @@ class Snapshot:
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 indicators=manifest.indicators,
                 groups=tuple(groups),
+                complete_through=(
+                    batch_version
+                    if batch_version is not None
+                    and manifest.complete_through is not None
+                    and batch_version == manifest.complete_through + 1
+                    else manifest.complete_through
+                ),
             )
             _publish(self.path, new, manifest)
             return version
 
     def refresh_version(self, lake_version: int) -> int:
         """Refresh what lake commit ``lake_version`` (one batch) touched: the job an
-        ingest batch enqueues once its commit succeeded. Idempotent."""
-        if self.lake is None:
+        ingest batch enqueues once its commit succeeded. Idempotent; free when a rebuild
+        already covered the version; a rebuild when the batch touched most entities."""
+        lake = self.lake
+        if lake is None:
             raise InvalidSnapshotInput(reason="refresh needs the lake (Snapshot(path, lake=…))")
-        rows = self.lake.rows_of_version(lake_version)
-        if rows.height == 0:
-            return self.current().version
+        manifest = _read_manifest(self.path)
+        if manifest is None:
+            raise SnapshotNotFound(path=str(self.path))
+        done = manifest.complete_through
+        if done is not None and lake_version <= done:
+            return manifest.version
+        touched = lake.keys_of_version(lake_version)  # None: no batch, nothing to refresh
+        if touched is not None and touched.entities.size > REBUILD_SHARE * max(
+            manifest.n_entities, 1
+        ):
+            n = max(manifest.n_entities, int(touched.entities.max()) + 1)
+            return Snapshot.build(lake, manifest.indicators, n, self.path).version
+        if touched is None:
+            return manifest.version
         return self.refresh(
-            rows.get_column("entity_id").unique().to_list(),
-            indicator_ids=rows.get_column("indicator_id").unique().to_list(),
-            since_period=int(cast(int, rows.get_column("period").min())),
+            touched.entities.tolist(),
+            indicator_ids=touched.indicator_ids,
+            since_period=touched.since_period,
+            batch_version=lake_version,
         )
 
     # ------------------------------------------------------------------ reading
