@@ -23,6 +23,55 @@ from typing import Any
 N = int(os.environ.get("PUHUI_BENCH_ENTITIES", "100000"))
 
 
+REASON_OF_KIND = {
+    "invalid_uscc": "invalid_uscc_check",
+    "unknown_uscc": "unknown_entity",
+    "unknown_indicator": "unknown_indicator",
+    "wrong_type": "wrong_type",
+    "out_of_range": "out_of_range",
+    "bad_period": "bad_period",
+    "bad_grade": "not_allowed_value",
+    "duplicate_row": "duplicate",
+}
+
+
+def _dirt(city: Path, factory: Any, settings: Any) -> tuple[int, int, bool]:
+    """(faults planted, rejections reported, the two sets equal) for the whole city."""
+    import csv
+    import json
+
+    from sqlalchemy import select
+
+    from puhui.ingest import service
+    from puhui.ingest.models import Batch
+
+    manifest = json.loads((city / "manifest.json").read_text(encoding="utf-8"))
+    planted = {
+        (d["file"], d["row"], d["column"] or "*", REASON_OF_KIND[d["kind"]])
+        for d in manifest["dirt"]
+    }
+    reported = set()
+    with factory() as session:
+        for batch in session.scalars(select(Batch)):
+            name = f"{service.source_code_of(session, batch)}/{batch.filename}"
+            with service.report_path(settings, batch.id).open(encoding="utf-8-sig") as fh:
+                for rec in csv.DictReader(fh):
+                    if rec["severity"] == "reject":
+                        reported.add((name, int(rec["row"]), rec["column"], rec["reason"]))
+    return len(planted), len(reported), planted == reported
+
+
+def _floor(files: list[tuple[str, Path]], out: Path) -> float:
+    """Seconds to read every file in chunks and write each chunk to Parquet, unchecked."""
+    from puhui.ingest.readers import open_file
+
+    t = time.perf_counter()
+    for _, path in files:
+        for chunk in open_file(path).chunks():
+            chunk.write_parquet(out)
+    return time.perf_counter() - t
+
+
 def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -43,7 +92,6 @@ def run() -> dict[str, Any]:
     from puhui.demo import city_files
     from puhui.ingest import service
     from puhui.ingest.generator import generate_city
-    from puhui.ingest.readers import open_file
 
     try:
         initialise(quiet=True)
@@ -57,13 +105,7 @@ def run() -> dict[str, Any]:
         gen_s = time.perf_counter() - t
         files = city_files(city)
 
-        t = time.perf_counter()
-        floor_rows = 0
-        for _, path in files:
-            for chunk in open_file(path).chunks():
-                chunk.write_parquet(root / "floor.parquet")
-                floor_rows += chunk.height
-        floor_s = time.perf_counter() - t
+        floor_s = _floor(files, root / "floor.parquet")
 
         t = time.perf_counter()
         values = accepted = 0
@@ -81,6 +123,7 @@ def run() -> dict[str, Any]:
                 per_file.append((f"{source}/{path.name}", batch.rows_total, round(took, 1)))
                 print(f"  {source}/{path.name}: {batch.rows_total} values in {took:.1f} s")
         ingest_s = time.perf_counter() - t
+        planted, reported, exact = _dirt(city, factory, settings)
 
         t = time.perf_counter()
         with session_scope(factory) as s:
@@ -104,6 +147,9 @@ def run() -> dict[str, Any]:
             "city_mb": round(_du(city) / 2**20, 1),
             "lake_mb": round(_du(settings.lake_dir) / 2**20, 1),
             "peak_rss_mb": round(peak / 2**20),
+            "dirt_planted": planted,
+            "dirt_reported": reported,
+            "dirt_reported_exactly": exact,
             "largest_files": sorted(per_file, key=lambda f: -f[1])[:5],
         }
         _report(result)
@@ -119,6 +165,10 @@ def _report(r: dict[str, Any]) -> None:
         f"{r['ingest_values_per_s']} values/s, {r['ingest_ratio_to_floor']}x the floor"
     )
     print(f"  (floor: read + write Parquet without checks, {r['floor_read_and_write_s']} s)")
+    print(
+        f"  dirt: {r['dirt_planted']} faults planted, {r['dirt_reported']} rejections "
+        f"reported, {'exactly the planted ones' if r['dirt_reported_exactly'] else 'MISMATCH'}"
+    )
     print(
         f"  snapshot rebuild {r['snapshot_rebuild_s']} s, {r['snapshot_mb']} MB mapped; "
         f"files {r['city_mb']} MB, lake {r['lake_mb']} MB; peak memory {r['peak_rss_mb']} MB"

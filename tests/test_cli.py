@@ -289,3 +289,48 @@ class TestIngestCommand:
         (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
         r = run("ingest", str(tmp_path / "b.parquet"), "--source", "TAX")
         assert r.exit_code == 1 and "rejected" in r.output
+
+
+class TestGenerateCity:
+    def test_writes_a_city_with_its_manifest_and_the_same_seed_gives_the_same_bytes(self, tmp_path):
+        import hashlib
+        import json
+
+        for name in ("a", "b"):
+            r = run(
+                "generate", "city", "--entities", "300", "--seed", "5", "--out",
+                str(tmp_path / name),
+            )  # fmt: skip
+            assert r.exit_code == 0, r.output
+            assert "city of 300 entities (seed 5)" in r.output
+        manifest = json.loads((tmp_path / "a" / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["entities"] == 300 and manifest["files"]
+
+        def digests(root):
+            return {
+                p.relative_to(root): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*"))
+                if p.is_file()
+            }
+
+        assert digests(tmp_path / "a") == digests(tmp_path / "b")
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--entities", "0"], "--entities"),
+            (["--end-period", "2026-13"], "--end-period must be a month"),
+            (["--months", "0"], "--months"),
+        ],
+    )
+    def test_bad_arguments_exit_2_and_write_nothing(self, tmp_path, args, message):
+        out = tmp_path / "city"
+        r = run("generate", "city", "--out", str(out), *args)
+        assert r.exit_code == 2 and message in " ".join(r.output.split())
+        assert not out.exists()
+
+    def test_refuses_a_folder_holding_other_files(self, tmp_path):
+        (tmp_path / "notes.txt").write_text("mine")
+        r = run("generate", "city", "--entities", "10", "--out", str(tmp_path))
+        assert r.exit_code == 2 and "holds other files" in " ".join(r.output.split())
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
