@@ -7,6 +7,7 @@ Rejected rows never reach the lake; good rows of the same batch are not affected
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from datetime import date
 from typing import cast
@@ -112,7 +113,7 @@ class SeenKeys:
                 continue
             bits = self._years.get(y)
             if bits is None:
-                bits = self._years[y] = np.zeros(self._bits, dtype=np.uint8)
+                bits = self._years[y] = _zeroed(self._bits)
             at = byte if where is None else byte[where]
             m = mask if where is None else mask[where]
             hit = (bits[at] & m) != 0
@@ -122,6 +123,13 @@ class SeenKeys:
                 seen[where] = hit
             np.bitwise_or.at(bits, at, m)
         return seen
+
+
+def _zeroed(size: int) -> np.ndarray:
+    """A zeroed byte array in anonymous memory with ordinary 4 KB pages, paid for only where
+    touched. (``np.zeros`` asks the kernel for 2 MB huge pages on large arrays, and then a
+    few thousand scattered keys in a year of old events zero the whole bitmap.)"""
+    return np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=np.uint8)
 
 
 def catalog_frame(specs: list[Spec]) -> tuple[pl.DataFrame, pl.DataFrame]:
