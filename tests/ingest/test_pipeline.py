@@ -7,7 +7,6 @@ from datetime import date
 import polars as pl
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from puhui.core.jobs import Job
 from puhui.core.lake import Lake
@@ -19,17 +18,6 @@ from puhui.ingest.readers import REGISTRY_COLUMNS
 TODAY = date(2026, 11, 27)
 A = entities.make("91330212MA2H3K4L5")
 B = entities.make("92330203MA2H3K4L6")
-
-
-@pytest.fixture
-def world(connection, settings, tmp_path):
-    settings = settings.model_copy(update={"data_dir": tmp_path})
-    factory = sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    with factory.begin() as s:
-        service.ensure_default_sources(s)
-    return factory, settings, tmp_path
 
 
 def registry_file(path, rows):
@@ -169,7 +157,8 @@ class TestPipeline:
         rows = lake.scan().filter(pl.col("batch_id") == stuck.id).collect()
         assert rows.height == 2  # written once, though the first run got as far as the lake
         # the rerun counted the file again without writing it
-        assert (out_batch := session.get(Batch, stuck.id)) is not None
+        out_batch = session.get(Batch, stuck.id)
+        assert out_batch is not None
         session.refresh(out_batch)
         assert (out_batch.rows_total, out_batch.rows_accepted) == (2, 2)
 

@@ -138,3 +138,12 @@ def test_gbk_text_after_a_long_ascii_start_is_read_as_gbk(tmp_path):
     assert len(data) > 1 << 20
     raw = read_file(write(tmp_path, "late.csv", data))
     assert raw.encoding == "gbk" and raw.frame["value"].to_list()[-1] == "甲"
+
+
+def test_a_bad_byte_after_a_long_gbk_start_rejects_the_file_with_its_offset(tmp_path):
+    rows = "".join(f"A{i},OPR_TAX_CREDIT_GRADE,2026-09,甲\n" for i in range(60_000))
+    data = ("uscc,indicator,period,value\n" + rows).encode("gbk") + b"B,X,2026-09,\xff\xff\n"
+    assert len(data) > 1 << 20
+    with pytest.raises(FileRejected) as info:
+        read_file(write(tmp_path, "late.csv", data))
+    assert info.value.params == {"offset": len(data) - 3}

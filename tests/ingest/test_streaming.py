@@ -3,9 +3,9 @@ chunks included), written to the lake as one commit after the last chunk."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,7 +20,7 @@ from puhui.ingest import readers, service
 from puhui.ingest.models import Batch
 from puhui.ingest.readers import open_file, read_file
 from puhui.ingest.validate import SeenKeys
-from tests.ingest.test_pipeline import A, B, reg_row, registry_file, run, world  # noqa: F401
+from tests.ingest.test_pipeline import A, reg_row, registry_file, run
 
 TODAY = date(2026, 11, 27)
 
@@ -77,7 +77,7 @@ class TestChunkedReading:
         chunks = list(stream.chunks())
         assert len(chunks) > 5 and stream.rows == 40
         rows_of = [set(c["row"].to_list()) for c in chunks]
-        for a, b in zip(rows_of, rows_of[1:], strict=False):
+        for a, b in itertools.pairwise(rows_of):
             assert max(a) < min(b)  # in file order, no row in two chunks
         whole = pl.concat(chunks)
         assert whole.height == 40 * 2 + 13

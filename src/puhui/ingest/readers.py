@@ -153,7 +153,12 @@ class FileStream:
                     break
                 self._position[0] = source.tell()
                 yield pa.Table.from_batches([batch])
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            raise FileRejected(
+                "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).",
+                offset=_bad_offset(self.path, self.encoding),
+            ) from exc
+        except pa.ArrowInvalid as exc:
             raise FileRejected(
                 "The CSV file cannot be parsed: {reason}", reason=_short(exc)
             ) from exc
@@ -315,27 +320,28 @@ def _layout(columns: list[str]) -> str:
 
 
 def _encoding(path: Path, head: bytes) -> str:
-    """UTF-8 if the whole file decodes as UTF-8, else GBK if it decodes as GBK.
+    """UTF-8 if the whole file decodes as UTF-8, else GBK if its first megabyte does.
 
-    The whole file is scanned (in blocks, at over a gigabyte a second): a file whose first
-    megabyte is plain ASCII may hold GBK text further on."""
-    if _decodes(path, "utf-8"):
+    The whole file is scanned for UTF-8 (ASCII blocks cost a byte test, not a decode): a
+    file whose first megabyte is plain ASCII may hold GBK text further on. GBK is checked
+    on the first megabyte here and on the rest while the rows are read (a bad byte there
+    rejects the file with the same message)."""
+    if _bad_offset(path, "utf-8") is None:
         return "utf-8"
     if head.startswith(b"\xef\xbb\xbf"):
         offset = _bad_offset(path, "utf-8")
         raise FileRejected(
             "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).", offset=offset
         )
-    if _decodes(path, "gbk"):
-        return "gbk"
-    raise FileRejected(
-        "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).",
-        offset=_bad_offset(path, "gbk"),
-    )
-
-
-def _decodes(path: Path, encoding: str) -> bool:
-    return _bad_offset(path, encoding) is None
+    sample = head if len(head) < SNIFF_BYTES else head[: head.rfind(b"\n") + 1] or head
+    try:
+        sample.decode("gbk")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            "The file is neither UTF-8 nor GBK text (bad byte at offset {offset}).",
+            offset=exc.start,
+        ) from exc
+    return "gbk"
 
 
 def _bad_offset(path: Path, encoding: str) -> int | None:
@@ -343,6 +349,9 @@ def _bad_offset(path: Path, encoding: str) -> int | None:
     done = 0
     with path.open("rb") as fh:
         while block := fh.read(SCAN_BYTES):
+            if block.isascii() and not decoder.getstate()[0]:
+                done += len(block)
+                continue
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:

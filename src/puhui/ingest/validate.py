@@ -125,6 +125,40 @@ class SeenKeys:
         return seen
 
 
+def _mark_duplicates(df: pl.DataFrame, key: pl.Expr, seen: SeenKeys) -> pl.DataFrame:
+    """Reason "duplicate" for a valid row whose key came earlier in this chunk (file order)
+    or in an earlier chunk of the batch (the bitmap)."""
+    valid = df.select(pl.col("reason").is_null().arg_true()).to_series()
+    if valid.len():
+        slots = df.select(
+            pl.col("reason").is_null().alias("_valid"),
+            key.alias("_key"),
+            *seen.slots(pl.col("entity_id"), pl.col("indicator_id"), pl.col("period_num")),
+        ).filter("_valid")
+        keys = slots.get_column("_key")
+        # counting distinct keys is ~40x faster than marking the first of each
+        first = (
+            np.ones(keys.len(), dtype=bool)
+            if keys.n_unique() == keys.len()
+            else keys.is_first_distinct().to_numpy()
+        )
+        year = slots.get_column("_year").to_numpy()
+        byte = slots.get_column("_byte").fill_null(-1).to_numpy()
+        mask = slots.get_column("_mask").to_numpy()
+        if first.all():
+            again = seen.add(year, byte, mask)
+        else:
+            again = ~first
+            at = np.flatnonzero(first)
+            again[at] = seen.add(year[at], byte[at], mask[at])
+        if again.any():
+            hits = valid.filter(pl.Series(again))
+            df = df.with_columns(
+                df.get_column("reason").scatter(hits, pl.Series(["duplicate"] * hits.len()))
+            )
+    return df
+
+
 def _zeroed(size: int) -> np.ndarray:
     """A zeroed byte array in anonymous memory with ordinary 4 KB pages, paid for only where
     touched. (``np.zeros`` asks the kernel for 2 MB huge pages on large arrays, and then a
@@ -330,36 +364,7 @@ def check(
         mine = indicators.filter(pl.col("source") == source).get_column("indicator_id")
         top = registry.get_column("entity_id").max()
         seen = SeenKeys(0 if top is None else int(cast(int, top)) + 1, mine.to_list())
-    # a valid row is a duplicate when its key came earlier in this chunk or in an earlier
-    # chunk of the batch (the bitmap)
-    valid = df.select(pl.col("reason").is_null().arg_true()).to_series()
-    if valid.len():
-        slots = df.select(
-            pl.col("reason").is_null().alias("_valid"),
-            key.alias("_key"),
-            *seen.slots(pl.col("entity_id"), pl.col("indicator_id"), pl.col("period_num")),
-        ).filter("_valid")
-        keys = slots.get_column("_key")
-        # counting distinct keys is ~40x faster than marking the first of each
-        first = (
-            np.ones(keys.len(), dtype=bool)
-            if keys.n_unique() == keys.len()
-            else keys.is_first_distinct().to_numpy()
-        )
-        year = slots.get_column("_year").to_numpy()
-        byte = slots.get_column("_byte").fill_null(-1).to_numpy()
-        mask = slots.get_column("_mask").to_numpy()
-        if first.all():
-            again = seen.add(year, byte, mask)
-        else:
-            again = ~first
-            at = np.flatnonzero(first)
-            again[at] = seen.add(year[at], byte[at], mask[at])
-        if again.any():
-            hits = valid.filter(pl.Series(again))
-            df = df.with_columns(
-                df.get_column("reason").scatter(hits, pl.Series(["duplicate"] * hits.len()))
-            )
+    df = _mark_duplicates(df, key, seen)
     rejected = df.filter(pl.col("reason").is_not_null())
     warned = df.filter(pl.col("reason").is_null() & ~pl.col("_check_ok"))
     col_of = {k: v[0] for k, v in REASONS.items()}
