@@ -83,6 +83,15 @@ class TestChunkedReading:
         assert whole.height == 40 * 2 + 13
         assert sorted(whole["row"].unique().to_list()) == list(range(1, 41))
 
+    def test_long_texts_end_a_chunk_before_its_value_count(self, tmp_path, monkeypatch):
+        monkeypatch.setattr(readers, "CHUNK_BYTES", 4096)
+        lines = ["uscc,indicator,period,value"]
+        lines += [f"C{i},BAS_SCOPE,2026-10,{'经营范围' * 100}" for i in range(30)]
+        path = tmp_path / "profile.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        sizes = [c.height for c in open_file(path).chunks()]
+        assert sum(sizes) == 30 and len(sizes) >= 7 and max(sizes) <= 4
+
     def test_parquet_and_jsonl_chunk_too(self, tmp_path, small_chunks):
         n = 50
         pq.write_table(

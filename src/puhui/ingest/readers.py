@@ -5,9 +5,10 @@ Parquet; long form ``(uscc, indicator, period, value)``, wide form (``uscc, peri
 one column per indicator code) and the registry layout. Wide files are melted to long.
 
 Invariants
-- A file is read in chunks of about :data:`CHUNK_VALUES` values (CSV blocks, Parquet
-  record batches, JSON Lines blocks), so memory is bounded by the chunk, not the file:
-  the full city's largest files hold hundreds of millions of values.
+- A file is read in chunks of about :data:`CHUNK_VALUES` values and at most
+  :data:`CHUNK_BYTES` of data (CSV blocks, Parquet record batches, JSON Lines blocks), so
+  memory is bounded by the chunk, not the file: the full city's largest files hold
+  hundreds of millions of values.
 - A file that is not what it claims (binary data, a truncated or damaged XLSX or Parquet,
   an encoding that is neither UTF-8 nor GBK, no header) fails as a whole with
   :class:`FileRejected`, whose message says what is wrong. The format, the encoding and
@@ -53,6 +54,7 @@ REGISTRY_COLUMNS = (
 FORMATS = ("csv", "xlsx", "jsonl", "parquet")
 SNIFF_BYTES = 1 << 20
 CHUNK_VALUES = 4_000_000  # values (long-form rows) per chunk
+CHUNK_BYTES = 96 << 20  # and at most this much of the file's data
 SCAN_BYTES = 1 << 24
 CSV_BLOCK_BYTES = 1 << 24
 
@@ -93,16 +95,21 @@ class FileStream:
         target = max(1, CHUNK_VALUES // width)
         pending: list[pa.Table] = []
         pending_rows = 0
+        pending_bytes = 0
         for table in self._tables():
             start = 0
+            row_bytes = max(1, table.nbytes // max(table.num_rows, 1))
             while start < table.num_rows:
-                piece = table.slice(start, target - pending_rows)
+                room = max(1, (CHUNK_BYTES - pending_bytes) // row_bytes)
+                piece = table.slice(start, min(target - pending_rows, room))
                 start += piece.num_rows
                 pending.append(piece)
                 pending_rows += piece.num_rows
-                if pending_rows >= target:
+                pending_bytes += piece.nbytes
+                # long texts (addresses, business scopes) end a chunk early
+                if pending_rows >= target or pending_bytes >= CHUNK_BYTES:
                     yield self._shape(_concat(pending))
-                    pending, pending_rows = [], 0
+                    pending, pending_rows, pending_bytes = [], 0, 0
         if pending:
             yield self._shape(_concat(pending))
 
