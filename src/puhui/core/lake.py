@@ -44,6 +44,7 @@ Invariants
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import os
@@ -51,6 +52,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +94,7 @@ TABLE_SCHEMA = OBSERVATION_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.int16(), 
 ROW_GROUP_ROWS = 8_192
 TARGET_FILE_BYTES = 8 * 1024 * 1024
 FOOTER_CACHE_ROW_GROUPS = 16_384  # a parsed footer takes ~4.5 KB a row group: ~75 MB
+SCAN_FOOTER_CACHE_ROW_GROUPS = 65_536  # during a whole-lake scan (~300 MB)
 DELETED_FILE_RETENTION = "interval 90 days"
 LOG_RETENTION = "interval 3650 days"
 
@@ -512,17 +515,96 @@ class Lake:
         rows = int(cast(int, files["rows"].sum()))
         span = hi_all - lo_all + 1
         step = max(1, span * chunk_rows // max(rows, 1))
-        for lo in range(lo_all, hi_all + 1, step):
-            hi = min(lo + step - 1, hi_all)
-            paths = state.select(entity_lo=lo, entity_hi=hi)
-            # each file's rows cut down to the candidates of its own runs first (a file of
-            # 12 months keeps 1 row in 12), so the hash over all files sees few rows
-            parts = [
-                _run_tails(t, lo, hi)
-                for t in self._read_all(paths, lo=lo, hi=hi, columns=_LATEST_COLUMNS)
-                if t is not None
-            ]
-            yield _latest(_lazy(parts), _LATEST_COLUMNS).collect()
+        by_path = dict(zip(files["path"].to_list(), files["year"].to_list(), strict=True))
+        # every range reads the footers of the files spanning all entities (events dated
+        # over decades) again: a scan keeps more footers than a serving process would
+        cap = self._footer_cache_row_groups
+        self._footer_cache_row_groups = max(cap, SCAN_FOOTER_CACHE_ROW_GROUPS)
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lake-read") as pool:
+                for lo in range(lo_all, hi_all + 1, step):
+                    hi = min(lo + step - 1, hi_all)
+                    paths = state.select(entity_lo=lo, entity_hi=hi)
+                    yield self._latest_of_range(pool, paths, by_path, lo, hi)
+        finally:
+            self._footer_cache_row_groups = cap
+
+    def _latest_of_range(
+        self,
+        pool: ThreadPoolExecutor,
+        paths: list[str],
+        year_of: dict[str, int],
+        lo: int,
+        hi: int,
+    ) -> pl.DataFrame:
+        """Latest values of entities [lo, hi], the year partitions newest first.
+
+        In the newest year every file is read and cut to the tails of its sorted runs
+        (a file of 12 months keeps 1 row in 12). In an older year a pair already seen in a
+        newer one cannot win (a later period always does), so only the key columns are
+        read, and the value columns only of the row groups still holding a candidate: the
+        old months of a monthly series cost their keys, not their values."""
+        parts: list[pa.Table] = []
+        found: np.ndarray | None = None  # (entity - lo) * 1024 + indicator seen in a newer year
+        years = sorted({year_of.get(p, 0) for p in paths}, reverse=True)
+        for year in years:
+            group = [p for p in paths if year_of.get(p, 0) == year]
+            if found is None:
+                tables = pool.map(
+                    lambda p: _maybe_tails(
+                        self._read(p, lo=lo, hi=hi, columns=_LATEST_COLUMNS), lo, hi
+                    ),
+                    group,
+                )
+                found = np.zeros((hi - lo + 1) * 1024, dtype=bool)
+            else:
+                tables = pool.map(
+                    functools.partial(self._read_candidates, lo=lo, hi=hi, found=found), group
+                )
+            got = [t for t in tables if t is not None and t.num_rows]
+            parts.extend(got)
+            for table in got:
+                found[_pair_slots(table, lo)] = True
+        return _latest(_lazy(parts), _LATEST_COLUMNS).collect()
+
+    def _read_candidates(
+        self, path: str, *, lo: int, hi: int, found: np.ndarray
+    ) -> pa.Table | None:
+        groups = self._groups(path, lo=lo, hi=hi)
+        if not groups:
+            return None
+        footer = self._footer(path)
+        with pa.OSFile(path) as source:
+            parquet = pq.ParquetFile(source, metadata=footer.metadata)
+            keys = parquet.read_row_groups(groups, columns=list(_KEY), use_threads=False)
+        slots = _pair_slots(keys, lo)
+        inside = (slots >= 0) & (slots < found.size)
+        rest = np.flatnonzero(inside)
+        rest = rest[~found[slots[rest]]]  # pairs no newer year holds: usually few
+        if not rest.size:
+            return None
+        # dropping whole pairs keeps every run sorted: the tails of what is left are exact
+        frame = cast(pl.DataFrame, pl.from_arrow(keys.take(rest), rechunk=False))
+        tails = _tail_mask(frame, lo, hi).to_numpy()
+        chosen = np.zeros(slots.size, dtype=bool)
+        chosen[rest[tails]] = True
+        wanted = pl.Series(chosen)
+        if not wanted.any():
+            return None
+        sizes = [footer.metadata.row_group(g).num_rows for g in groups]
+        starts = list(itertools.accumulate(sizes, initial=0))
+        keep = [
+            (g, wanted.slice(start, size))
+            for g, start, size in zip(groups, starts, sizes, strict=False)
+            if wanted.slice(start, size).any()
+        ]
+        with pa.OSFile(path) as source:
+            parquet = pq.ParquetFile(source, metadata=footer.metadata)
+            table = parquet.read_row_groups(
+                [g for g, _ in keep], columns=list(_LATEST_COLUMNS), use_threads=False
+            )
+        mask = pl.concat([m for _, m in keep])
+        return table.filter(mask.to_arrow())
 
     def rows_of_version(self, version: int) -> pl.DataFrame:
         """The rows that commit ``version`` added if it is a batch (empty for the
@@ -661,7 +743,7 @@ class Lake:
             for p in paths
         ]
 
-    def _read(
+    def _groups(
         self,
         path: str,
         *,
@@ -669,11 +751,10 @@ class Lake:
         hi: int,
         ids: list[int] | None = None,
         since_period: int | None = None,
-        columns: Sequence[str] = COLUMNS,
-    ) -> pa.Table | None:
+    ) -> list[int]:
         """The row groups of one file whose statistics say they may hold entities in
         ``[lo, hi]`` (and, given sorted ``ids``, one of those; given ``since_period``, a
-        period >= it). Rows are not filtered here: callers filter once, in Polars."""
+        period >= it)."""
         footer = self._footer(path)
         first, stop = 0, len(footer.entity_lo)
         if footer.monotone:  # a sorted file: bisect instead of looking at every group
@@ -691,14 +772,43 @@ class Lake:
                 if k == len(ids) or ids[k] > g_hi:
                     continue
             groups.append(g)
+        return groups
+
+    def _read(
+        self,
+        path: str,
+        *,
+        lo: int,
+        hi: int,
+        ids: list[int] | None = None,
+        since_period: int | None = None,
+        columns: Sequence[str] = COLUMNS,
+    ) -> pa.Table | None:
+        """The row groups of one file whose statistics say they may hold entities in
+        ``[lo, hi]`` (and, given sorted ``ids``, one of those; given ``since_period``, a
+        period >= it). Rows are not filtered here: callers filter once, in Polars."""
+        groups = self._groups(path, lo=lo, hi=hi, ids=ids, since_period=since_period)
         if not groups:
             return None
+        footer = self._footer(path)
         # An OSFile source skips pyarrow's filesystem resolution: a third of a small read.
         with pa.OSFile(path) as source:
             parquet = pq.ParquetFile(source, metadata=footer.metadata)
             return parquet.read_row_groups(
                 groups, columns=list(columns), use_threads=len(groups) > 8
             )
+
+
+def _pair_slots(table: pa.Table, lo: int) -> np.ndarray:
+    """(entity - lo) * 1024 + indicator of each row (indicator ids are below 1024)."""
+    entity = np.asarray(table.column("entity_id").to_numpy(), dtype=np.int64)
+    indicator = np.asarray(table.column("indicator_id").to_numpy(), dtype=np.int64)
+    slots: np.ndarray = (entity - lo) * 1024 + indicator
+    return slots
+
+
+def _maybe_tails(table: pa.Table | None, lo: int, hi: int) -> pa.Table | None:
+    return None if table is None else _run_tails(table, lo, hi)
 
 
 def _app_id(batch_id: int) -> str:
@@ -716,28 +826,39 @@ def _disjoint(files: pl.DataFrame) -> bool:
 _LATEST_COLUMNS = ("entity_id", "indicator_id", "period", "value_num", "value_text", "batch_id")
 
 
-def _run_tails(table: pa.Table, lo: int, hi: int) -> pa.Table:
-    """The rows of one file's row groups that can be a latest value, entities in [lo, hi].
+_PAIR = pl.col("entity_id").cast(pl.Int64) * 1024 + pl.col("indicator_id").cast(pl.Int64)
 
-    A batch's files are sorted by (entity, indicator, period), so within a run of one
-    (entity, indicator) only the rows of the run's last period can win: keep those (all of
-    them: a compacted file may hold one key from several batches, decided by batch_id
-    later). A table not so sorted (a compaction sorts by entity only) is kept whole."""
-    frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
-    pair = pl.col("entity_id").cast(pl.Int64) * 1024 + pl.col("indicator_id").cast(pl.Int64)
+
+def _tail_mask(frame: pl.DataFrame, lo: int, hi: int) -> pl.Series:
+    """Rows (entities in [lo, hi]) that can be a latest value within one file's rows.
+
+    A batch writes each chunk sorted by (entity, indicator, period), so a file is a few
+    sorted segments (a compacted one: many short ones). Inside a segment, of a run of one
+    (entity, indicator) only the rows of the run's last period can win; all of them are
+    kept (a compacted file may hold one key from several batches, decided by batch_id
+    later). Rows of other runs and segments stay candidates: the hash across files decides.
+    """
     months = (pl.col("period").cast(pl.Int64) // 100 - 1900) * 12 + pl.col("period") % 100
-    packed = pair * 8192 + months  # periods from 1900 to 2582 fit 13 bits
-    keyed = frame.with_columns(pair.alias("_pair"), packed.alias("_packed"))
-    in_range = pl.col("entity_id").is_between(lo, hi)
-    if not keyed.select((pl.col("_packed").diff().fill_null(0) >= 0).all()).item():
-        return keyed.filter(in_range).drop("_pair", "_packed").to_arrow()
-    ends = (pl.col("_pair") != pl.col("_pair").shift(-1)).fill_null(True)  # the last run too
-    tail = pl.when(ends).then(pl.col("_packed"))
-    return (
-        keyed.filter((pl.col("_packed") == tail.backward_fill()) & in_range)
-        .drop("_pair", "_packed")
-        .to_arrow()
+    packed = _PAIR * 8192 + months  # periods from 1900 to 2582 fit 13 bits
+    keyed = frame.lazy().select(
+        _PAIR.alias("_pair"), packed.alias("_packed"), pl.col("entity_id").is_between(lo, hi)
     )
+    ends = (
+        (pl.col("_pair") != pl.col("_pair").shift(-1))
+        | (pl.col("_packed").shift(-1) < pl.col("_packed"))  # a new sorted segment
+    ).fill_null(True)  # the last run too
+    tail = pl.when(ends).then(pl.col("_packed")).backward_fill()
+    return (
+        keyed.select(((pl.col("_packed") == tail) & pl.col("entity_id")).alias("_tail"))
+        .collect()
+        .get_column("_tail")
+    )
+
+
+def _run_tails(table: pa.Table, lo: int, hi: int) -> pa.Table:
+    """The rows of one file's row groups that can be a latest value (:func:`_tail_mask`)."""
+    frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
+    return table.filter(_tail_mask(frame, lo, hi).to_arrow())
 
 
 def _lazy(tables: Iterable[pa.Table | None]) -> pl.LazyFrame:
@@ -747,7 +868,7 @@ def _lazy(tables: Iterable[pa.Table | None]) -> pl.LazyFrame:
         return empty_observations().lazy()
     table = pa.concat_tables(present, promote_options="permissive")
     frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
-    schema = {c: t for c, t in _POLARS_SCHEMA.items() if c in frame.columns}
+    schema = pl.Schema({c: t for c, t in _POLARS_SCHEMA.items() if c in frame.columns})
     return frame.lazy().cast(schema)
 
 
