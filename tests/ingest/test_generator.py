@@ -600,3 +600,21 @@ class TestScale:
         _, manifest = city
         per_entity = manifest.observations / manifest.entities
         assert per_entity * FULL_CITY >= 300_000_000
+
+
+def test_two_events_of_one_kind_in_one_month_are_one_observation():
+    """Two penalties repaired in the same month once produced a repeated key in the full
+    city: dirt that nobody planted."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from puhui.ingest.generator.frames import Long
+
+    long = Long(SimpleNamespace(e=SimpleNamespace(uscc=["A", "B"])))  # type: ignore[arg-type]
+    g = 2026 * 12 + 3  # a month number
+    long.add("POS_CREDIT_REPAIRED", np.array([1, 1, 0]), np.array([g, g, g]), np.ones(3))
+    long.add("POS_CREDIT_REPAIRED", np.array([1]), np.array([g - 1]), np.ones(1))
+    rows = long.frame().rows()
+    assert len(rows) == 3
+    assert len({r[:3] for r in rows}) == 3

@@ -222,6 +222,9 @@ class Long:
         # one packed key (entity, the period's last month, catalog order) sorts much faster
         packed = (pl.col("ent") * (1 << 40)) + (pl.col("key") * (1 << 12)) + pl.col("ord")
         df = df.sort(packed, maintain_order=True)
+        # two events of one kind in one month (two penalties repaired in the same month) are
+        # one observation: a repeated key would be dirt that nobody planted
+        df = df.filter(packed.is_first_distinct())
         df = df.with_columns(pl.Series("uscc", self.m.e.uscc).gather(df["ent"].cast(pl.UInt32)))
         out = df.select(cols)
         return out.rename({"num": "value"}) if numeric else out
