@@ -95,6 +95,7 @@ ROW_GROUP_ROWS = 8_192
 TARGET_FILE_BYTES = 8 * 1024 * 1024
 FOOTER_CACHE_ROW_GROUPS = 16_384  # a parsed footer takes ~4.5 KB a row group: ~75 MB
 SCAN_FOOTER_CACHE_ROW_GROUPS = 65_536  # during a whole-lake scan (~300 MB)
+SPREAD_ROWS = 1_000_000  # a file this small spanning many ranges is read once per scan
 DELETED_FILE_RETENTION = "interval 90 days"
 LOG_RETENTION = "interval 3650 days"
 
@@ -522,12 +523,35 @@ class Lake:
         self._footer_cache_row_groups = max(cap, SCAN_FOOTER_CACHE_ROW_GROUPS)
         try:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lake-read") as pool:
+                spread, spread_paths = self._spread_files(pool, files, step, lo_all, hi_all)
+                entities = spread.get_column("entity_id")
                 for lo in range(lo_all, hi_all + 1, step):
                     hi = min(lo + step - 1, hi_all)
-                    paths = state.select(entity_lo=lo, entity_hi=hi)
-                    yield self._latest_of_range(pool, paths, by_path, lo, hi)
+                    paths = [
+                        p for p in state.select(entity_lo=lo, entity_hi=hi) if p not in spread_paths
+                    ]
+                    a = int(entities.search_sorted(lo, "left"))
+                    b = int(entities.search_sorted(hi, "right"))
+                    extra = spread.slice(a, b - a).to_arrow()
+                    yield self._latest_of_range(pool, paths, by_path, lo, hi, extra)
         finally:
             self._footer_cache_row_groups = cap
+
+    def _spread_files(
+        self, pool: ThreadPoolExecutor, files: pl.DataFrame, step: int, lo: int, hi: int
+    ) -> tuple[pl.DataFrame, set[str]]:
+        """Small files whose entities span many ranges (events dated over decades, one
+        small file per year partition) are read once, cut to their run tails, and handed
+        to each range as rows, instead of being opened again by every range."""
+        spread = files.filter(
+            ((pl.col("e_hi") - pl.col("e_lo")) > 2 * step) & (pl.col("rows") <= SPREAD_ROWS)
+        )["path"].to_list()
+        tables = pool.map(
+            lambda p: _maybe_tails(self._read(p, lo=lo, hi=hi, columns=_LATEST_COLUMNS), lo, hi),
+            spread,
+        )
+        rows = _lazy(tables).sort("entity_id").collect()
+        return rows, set(spread)
 
     def _latest_of_range(
         self,
@@ -536,6 +560,7 @@ class Lake:
         year_of: dict[str, int],
         lo: int,
         hi: int,
+        extra: pa.Table | None = None,
     ) -> pl.DataFrame:
         """Latest values of entities [lo, hi], the year partitions newest first.
 
@@ -544,7 +569,7 @@ class Lake:
         newer one cannot win (a later period always does), so only the key columns are
         read, and the value columns only of the row groups still holding a candidate: the
         old months of a monthly series cost their keys, not their values."""
-        parts: list[pa.Table] = []
+        parts: list[pa.Table] = [] if extra is None or not extra.num_rows else [extra]
         found: np.ndarray | None = None  # (entity - lo) * 1024 + indicator seen in a newer year
         years = sorted({year_of.get(p, 0) for p in paths}, reverse=True)
         for year in years:
@@ -594,17 +619,22 @@ class Lake:
         sizes = [footer.metadata.row_group(g).num_rows for g in groups]
         starts = list(itertools.accumulate(sizes, initial=0))
         keep = [
-            (g, wanted.slice(start, size))
+            (g, start, size)
             for g, start, size in zip(groups, starts, sizes, strict=False)
             if wanted.slice(start, size).any()
         ]
+        values = [c for c in _LATEST_COLUMNS if c not in _KEY]
         with pa.OSFile(path) as source:
             parquet = pq.ParquetFile(source, metadata=footer.metadata)
             table = parquet.read_row_groups(
-                [g for g, _ in keep], columns=list(_LATEST_COLUMNS), use_threads=False
+                [g for g, _, _ in keep], columns=values, use_threads=False
             )
-        mask = pl.concat([m for _, m in keep])
-        return table.filter(mask.to_arrow())
+        # the keys of those row groups were read already: only the values are new
+        key_part = pa.concat_tables([keys.slice(start, size) for _, start, size in keep])
+        for name in reversed(_KEY):
+            table = table.add_column(0, name, key_part.column(name))
+        mask = pl.concat([wanted.slice(start, size) for _, start, size in keep])
+        return table.select(list(_LATEST_COLUMNS)).filter(mask.to_arrow())
 
     def rows_of_version(self, version: int) -> pl.DataFrame:
         """The rows that commit ``version`` added if it is a batch (empty for the

@@ -62,6 +62,7 @@ from pyarrow import ipc
 
 from puhui.core.errors import NotFound, ValidationFailed
 from puhui.core.lake import Lake
+from puhui.core.streams import prefetch
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -273,7 +274,7 @@ class Snapshot:
         path: str | os.PathLike[str],
         *,
         max_group_columns: int = MAX_GROUP_COLUMNS,
-        chunk_rows: int = 20_000_000,
+        chunk_rows: int = 60_000_000,
     ) -> Snapshot:
         """Rebuild the whole snapshot from the lake as of its current version (a new
         version of every group), then catch up with batches committed meanwhile."""
@@ -281,7 +282,9 @@ class Snapshot:
         lake_version = lake.version()
         columns = {s.code: _nulls(s, n_entities) for s in specs}
         by_id = {s.id: s for s in specs}
-        for rows in lake.iter_latest(chunk_rows=chunk_rows, version=lake_version):
+        # the next entity range is read while this one is scattered into the columns
+        ranges = prefetch(lake.iter_latest(chunk_rows=chunk_rows, version=lake_version))
+        for rows in ranges:
             for spec, part in _by_indicator(rows, by_id, n_entities):
                 entity = part.get_column("entity_id").cast(pl.UInt32)
                 values = part.select(typed_value(spec)).to_series()

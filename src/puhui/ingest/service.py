@@ -21,13 +21,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from queue import Full, Queue
-from typing import Any, BinaryIO
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,6 +44,7 @@ from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import Actor
 from puhui.core.snapshot import IndicatorSpec, Snapshot, SnapshotNotFound
+from puhui.core.streams import prefetch
 from puhui.entities import service as entities
 from puhui.ingest import repository
 from puhui.ingest.models import COMMITTED, REJECTED, WRITING, Batch, BatchIssue, DataSource
@@ -377,47 +376,6 @@ def _commit_observations(
             actor=actor,
             refresh=counts["accepted"] > 0,
         )
-
-
-def prefetch(items: Iterator[pl.DataFrame], depth: int = 1) -> Iterator[pl.DataFrame]:
-    """``items`` produced in a thread, up to ``depth`` ahead of the consumer (Polars and
-    the Delta writer release the GIL, so both cores work). An exception of the producer
-    is raised in the consumer; a consumer that stops early stops the producer."""
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(("item", item)):
-                    return
-        except BaseException as exc:  # handed to the consumer
-            put(("error", exc))
-        else:
-            put(("end", None))
-
-    thread = threading.Thread(target=produce, name="ingest-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = queue.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _commit_registry(
