@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import func, select
@@ -168,16 +167,7 @@ def world(session) -> World:
         session.add(batch)
         session.flush()
         batches[inst.id] = batch.id
-        empty = pl.DataFrame(
-            schema={
-                "row": pl.Int64,
-                "column": pl.String,
-                "reason": pl.String,
-                "severity": pl.String,
-                "value": pl.String,
-            }
-        )
-        ingest_service.write_report(get_settings(), batch.id, empty)
+        ingest_service.Report(get_settings(), batch.id).publish()  # an empty report
         upload = jobs.enqueue(
             session,
             "ingest.file",
