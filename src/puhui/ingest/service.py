@@ -6,14 +6,17 @@ anywhere leaves a state the next run finishes:
 1. The file's SHA-256 identifies it. A file already committed for this source changes
    nothing and answers with the earlier batch.
 2. A batch row is committed in state ``writing`` (visible to operators as unfinished).
-3. The file is read and every row validated; a file that is not what it claims is
-   ``rejected`` as a whole with its message.
-4. Good rows go to the lake as ONE Delta commit tagged with the batch id (registry rows
-   go to the entity registry instead). The lake write is idempotent per batch id, so a
-   run after a crash between this step and the next does not write twice.
+3. The file is opened (format, encoding, header, layout checked) and streamed in chunks
+   (ADR 0006); each chunk is validated and its good rows handed to the lake writer while
+   the next chunk is read. A file that is not what it claims, here or in a later chunk,
+   is ``rejected`` as a whole with its message and nothing is committed.
+4. Good rows go to the lake as ONE Delta commit tagged with the batch id, made after the
+   last chunk (registry rows go to the entity registry instead). The lake write is
+   idempotent per batch id, so a run after a crash between this step and the next counts
+   the file again and does not write twice.
 5. The batch becomes ``committed`` with its quality report (counts, reasons, the first
-   issues in the database, every issue in a CSV file), and a snapshot refresh is queued
-   in the same transaction.
+   issues in the database, every issue in a CSV file written as the chunks went by), and
+   a snapshot refresh is queued in the same transaction.
 """
 
 from __future__ import annotations
