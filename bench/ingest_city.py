@@ -23,18 +23,6 @@ from typing import Any
 N = int(os.environ.get("PUHUI_BENCH_ENTITIES", "100000"))
 
 
-REASON_OF_KIND = {
-    "invalid_uscc": "invalid_uscc_check",
-    "unknown_uscc": "unknown_entity",
-    "unknown_indicator": "unknown_indicator",
-    "wrong_type": "wrong_type",
-    "out_of_range": "out_of_range",
-    "bad_period": "bad_period",
-    "bad_grade": "not_allowed_value",
-    "duplicate_row": "duplicate",
-}
-
-
 def _dirt(city: Path, factory: Any, settings: Any) -> tuple[int, int, bool]:
     """(faults planted, rejections reported, the two sets equal) for the whole city."""
     import csv
@@ -43,12 +31,12 @@ def _dirt(city: Path, factory: Any, settings: Any) -> tuple[int, int, bool]:
     from sqlalchemy import select
 
     from puhui.ingest import service
+    from puhui.ingest.generator import DIRT_REASONS
     from puhui.ingest.models import Batch
 
     manifest = json.loads((city / "manifest.json").read_text(encoding="utf-8"))
     planted = {
-        (d["file"], d["row"], d["column"] or "*", REASON_OF_KIND[d["kind"]])
-        for d in manifest["dirt"]
+        (d["file"], d["row"], d["column"] or "*", DIRT_REASONS[d["kind"]]) for d in manifest["dirt"]
     }
     reported = set()
     with factory() as session:

@@ -13,19 +13,8 @@ from sqlalchemy.orm import sessionmaker
 
 from puhui import demo
 from puhui.ingest import service
-from puhui.ingest.generator import generate_city
+from puhui.ingest.generator import DIRT_REASONS, generate_city
 from puhui.ingest.models import Batch
-
-REASON_OF_KIND = {
-    "invalid_uscc": "invalid_uscc_check",
-    "unknown_uscc": "unknown_entity",
-    "unknown_indicator": "unknown_indicator",
-    "wrong_type": "wrong_type",
-    "out_of_range": "out_of_range",
-    "bad_period": "bad_period",
-    "bad_grade": "not_allowed_value",
-    "duplicate_row": "duplicate",
-}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +38,7 @@ def test_ingesting_the_city_reports_exactly_the_planted_dirt(city, connection, s
         assert out.status == "committed", path
     manifest = json.loads((city / "manifest.json").read_text(encoding="utf-8"))
     planted = {
-        (d["file"], d["row"], d["column"] or "*", REASON_OF_KIND[d["kind"]])
-        for d in manifest["dirt"]
+        (d["file"], d["row"], d["column"] or "*", DIRT_REASONS[d["kind"]]) for d in manifest["dirt"]
     }
     flagged = {("SAMR/registry.csv", m["row"]) for m in manifest["registry_check_mismatch"]}
     reported, warned = set(), set()

@@ -131,7 +131,15 @@ about 10 GiB on disk.
 """
 
 from puhui.ingest.generator.city import CHUNK_ENTITIES, file_specs, generate_city
+from puhui.ingest.generator.dirt import EXPECTED_REASON as DIRT_REASONS
 from puhui.ingest.generator.dirt import KINDS as DIRT_KINDS
 from puhui.ingest.generator.manifest import Manifest
 
-__all__ = ["CHUNK_ENTITIES", "DIRT_KINDS", "Manifest", "file_specs", "generate_city"]
+__all__ = [
+    "CHUNK_ENTITIES",
+    "DIRT_KINDS",
+    "DIRT_REASONS",
+    "Manifest",
+    "file_specs",
+    "generate_city",
+]

@@ -35,12 +35,11 @@ from puhui.ingest.generator.feeds import (
 from puhui.ingest.generator.manifest import CheckMismatch, DirtEntry, FileEntry, Manifest
 from puhui.ingest.generator.model import Model
 from puhui.ingest.generator.writers import Writer, open_writer
+from puhui.ingest.readers import REGISTRY_COLUMNS
 
 CHUNK_ENTITIES = 50_000
 FEEDS = (market, tax, labour, utilities, trade, legal, assets, finance, programmes)
-REGISTRY = FileSpec(
-    "SAMR/registry.csv", "SAMR", "csv", "utf-8-sig", "registry", registry.REGISTRY_COLUMNS
-)
+REGISTRY = FileSpec("SAMR/registry.csv", "SAMR", "csv", "utf-8-sig", "registry", REGISTRY_COLUMNS)
 TRUTH = "_truth/distressed.csv"
 
 Progress = Callable[[str, int, int], None]

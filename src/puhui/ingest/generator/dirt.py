@@ -41,6 +41,18 @@ KINDS = (
     "duplicate_row",
     "bad_grade",
 )
+# the rejection reason ingestion must report for each kind of planted fault (what
+# `puhui ingest` names it in the quality report)
+EXPECTED_REASON = {
+    "invalid_uscc": "invalid_uscc_check",
+    "unknown_uscc": "unknown_entity",
+    "unknown_indicator": "unknown_indicator",
+    "wrong_type": "wrong_type",
+    "out_of_range": "out_of_range",
+    "bad_period": "bad_period",
+    "bad_grade": "not_allowed_value",
+    "duplicate_row": "duplicate",
+}
 WORDS = ("不详", "暂无数据", "约5万", "12万元", "见附件")
 
 

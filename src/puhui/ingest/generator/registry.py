@@ -29,19 +29,6 @@ KIND_SHARES = (0.325, 0.65, 0.025)  # about two individual businesses per enterp
 STATUS_NAMES = ("active", "revoked", "deregistered", "moved_out")
 NEVER = 10**6  # exit month of entities still active
 
-REGISTRY_COLUMNS = (
-    "uscc",
-    "name",
-    "entity_kind",
-    "district",
-    "industry_section",
-    "industry_division",
-    "registered_capital",
-    "established",
-    "status",
-    "legal_rep_name",
-    "legal_rep_id",
-)
 
 _VALUES = {c: i for i, c in enumerate(uscc.ALPHABET)}
 _WEIGHTS = np.array(uscc.WEIGHTS, dtype=np.int64)
