@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,14 +23,17 @@ from sqlalchemy import func, select
 from puhui.accounts.models import ApiKey, AuthSession, Institution, User
 from puhui.audit.models import AuditEvent
 from puhui.config import get_settings
+from puhui.consent.models import GRANTED, Consent
 from puhui.core import jobs
 from puhui.core.orm import utcnow
 from puhui.core.policy import POLICY, Role
 from puhui.core.security import digest, new_token
 from puhui.core.web import CSRF_FIELD, Policy, TxRoute
+from puhui.entities import service as entities_service
 from puhui.ingest import service as ingest_service
 from puhui.ingest.models import Batch, DataSource
 from tests import factories
+from tests.entities.factories import record
 
 # Infrastructure routes outside the policy table, each for a stated reason.
 EXEMPT = {("GET", "/healthz"): "health probe for load balancers; reveals no data"}
@@ -41,6 +45,8 @@ OBJECT_PARAMS = {
     "job_id": "job",
     "batch_id": "batch",
     "upload_id": "upload",
+    "consent_id": "consent",
+    "uscc": "uscc",
 }
 
 
@@ -105,8 +111,8 @@ class TestDeclarations:
 @dataclass
 class World:
     home: dict[Role, User]
-    objects: dict[str, int]  # objects of the callers' own institutions (bank A for lenders)
-    foreign: dict[str, int]  # the same kinds of object in another bank
+    objects: dict[str, Any]  # objects of the callers' own institutions (bank A for lenders)
+    foreign: dict[str, Any]  # the same kinds of object in another bank
 
 
 @pytest.fixture
@@ -174,6 +180,40 @@ def world(session) -> World:
             {"source": src.code, "path": "/nonexistent", "user_id": owner.id if owner else -1},
         )
         uploads[inst.id] = upload.id
+    # the enterprise's own entity, read by bank A under a live authorization; a second
+    # authorization of bank A is the object the consent routes change; bank B's
+    # authorization of another entity is the foreign one
+    own_uscc = home[Role.ENTERPRISE].entity_uscc
+    other = record("外部公司")
+    entities_service.upsert(session, [record("本企业", uscc=own_uscc), other])
+    ids = entities_service.ids_for(session, [own_uscc, other.uscc])
+    now = utcnow()
+    consents = []
+    for entity_id, inst in (
+        (ids[own_uscc], bank_a),
+        (ids[own_uscc], bank_a),
+        (ids[other.uscc], bank_b),
+    ):
+        consent = Consent(
+            entity_id=entity_id,
+            institution_id=inst.id,
+            purposes=["query", "monitoring", "download", "decision"],
+            categories=[
+                "basic",
+                "property",
+                "financial",
+                "operating",
+                "positive",
+                "negative",
+                "credit_evaluation",
+            ],
+            starts_at=now - timedelta(days=1),
+            expires_at=now + timedelta(days=30),
+            status=GRANTED,
+        )
+        session.add(consent)
+        session.flush()
+        consents.append(consent.id)
     return World(
         home=home,
         objects={
@@ -183,6 +223,8 @@ def world(session) -> World:
             "job": job.id,
             "batch": batches[source.id],
             "upload": uploads[source.id],
+            "consent": consents[1],
+            "uscc": own_uscc,
         },
         foreign={
             "institution": bank_b.id,
@@ -191,6 +233,8 @@ def world(session) -> World:
             "job": job.id,
             "batch": batches[other_source.id],
             "upload": uploads[other_source.id],
+            "consent": consents[2],
+            "uscc": other.uscc,
         },
     )
 
@@ -213,7 +257,7 @@ def _session_token(session, user: User, kind: str) -> str:
     return token
 
 
-def _call(client, session, method: str, route: Any, ids: dict[str, int], user: User | None):
+def _call(client, session, method: str, route: Any, ids: dict[str, Any], user: User | None):
     path = route.path
     for param in re.findall(r"{(\w+)}", path):
         value = ids.get(OBJECT_PARAMS.get(param, ""), "zh_CN")
@@ -354,3 +398,4 @@ class TestOtherInstitutionsObjects:
         assert session.get(User, world.foreign["user"]).is_active
         assert session.get(ApiKey, world.foreign["api_key"]).revoked_at is None
         assert session.get(Institution, world.foreign["institution"]).is_active
+        assert session.get(Consent, world.foreign["consent"]).status == GRANTED

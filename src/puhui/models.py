@@ -3,6 +3,7 @@
 from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
 from puhui.audit.models import AuditEvent
 from puhui.catalog.models import CatalogVersion, Indicator
+from puhui.consent.models import Consent, QueryRecord
 from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.jobs import Job
 from puhui.core.orm import Base
@@ -18,6 +19,7 @@ __all__ = [
     "Batch",
     "BatchIssue",
     "CatalogVersion",
+    "Consent",
     "DataSource",
     "Entity",
     "IdempotencyRecord",
@@ -26,6 +28,7 @@ __all__ = [
     "Job",
     "Message",
     "OneTimeCode",
+    "QueryRecord",
     "RegistryState",
     "User",
 ]

@@ -13,7 +13,8 @@ def load_all() -> None:
     import puhui.core.jobs
     import puhui.ingest.tasks
     import puhui.models
-    import puhui.notifications.tasks  # noqa: F401
+    import puhui.notifications.tasks
+    import puhui.profile.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
@@ -23,6 +24,8 @@ def routers() -> list[APIRouter]:
     from puhui.audit import views as audit_views
     from puhui.catalog import routes as catalog_api
     from puhui.catalog import views as catalog_views
+    from puhui.consent import routes as consent_api
+    from puhui.consent import views as consent_views
     from puhui.entities import routes as entities_api
     from puhui.entities import views as entities_views
     from puhui.ingest import routes as ingest_api
@@ -31,11 +34,15 @@ def routers() -> list[APIRouter]:
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
     from puhui.operations import views as operations_views
+    from puhui.profile import routes as profile_api
+    from puhui.profile import views as profile_views
 
     return [
         accounts_api.router,
         audit_api.router,
         catalog_api.router,
+        consent_api.router,
+        profile_api.router,
         entities_api.router,
         ingest_api.router,
         notifications_api.router,
@@ -43,6 +50,8 @@ def routers() -> list[APIRouter]:
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
+        consent_views.router,
+        profile_views.router,
         entities_views.router,
         ingest_views.router,
         notifications_views.router,

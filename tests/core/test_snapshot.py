@@ -355,8 +355,13 @@ class TestRefresh:
 
 class TestBigBatches:
     def test_a_batch_touching_most_entities_rebuilds_and_later_refreshes_are_free(
-        self, lake: Lake, snap: Snapshot, rng: np.random.Generator, tmp_path: Path
+        self,
+        lake: Lake,
+        snap: Snapshot,
+        rng: np.random.Generator,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
+        monkeypatch.setattr(snapshot_module, "REBUILD_MIN_INDICATORS", 1)
         assert snapshot_module._read_manifest(snap.path).complete_through == 2  # type: ignore[union-attr]
         big = observations(rng, rows=400, entities=40, periods=(202402,))
         small = observations(rng, rows=3, entities=40, periods=(202403,))
@@ -367,6 +372,30 @@ class TestBigBatches:
         assert manifest is not None and manifest.complete_through == v_small
         assert snap.refresh_version(v_small) == 2  # the rebuild covered it: nothing to do
         assert snap.refresh_version(v_big) == 2
+        assert not differences(snap.current().frame(), reference(lake, 40))
+
+    def test_a_batch_of_few_indicators_is_patched_however_many_entities_it_touched(
+        self, lake: Lake, snap: Snapshot
+    ) -> None:
+        # the business-health score: two indicators of every entity, from the platform
+        ids = list(range(40))
+        rows = pl.DataFrame(
+            {
+                "entity_id": ids,
+                "indicator_id": [2] * 40,
+                "period": [202402] * 40,
+                "source_id": [1] * 40,
+                "value_num": [i / 100 for i in ids],
+            }
+        )
+        version = lake.append_batch(rows, 9)
+        assert snap.refresh_version(version) == 2
+        manifest = snapshot_module._read_manifest(snap.path)
+        assert manifest is not None
+        assert [g.file for g in manifest.groups if g.name == "operating-0"] == [
+            "operating-0.v1.arrow"  # patched, not rebuilt: the other groups stay
+        ]
+        assert snap.current().column("FIN_DEBT_RATIO")[39] == pytest.approx(0.39)
         assert not differences(snap.current().frame(), reference(lake, 40))
 
     def test_a_small_batch_refreshes_cell_by_cell_and_moves_the_watermark(

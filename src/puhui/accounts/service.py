@@ -46,7 +46,14 @@ from puhui.core.errors import Conflict, PermissionDenied, field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
-from puhui.core.policy import API_KEY_ROLES, Actor, InstitutionKind, Role, role_fits_kind
+from puhui.core.policy import (
+    API_KEY_ROLES,
+    LENDING_KINDS,
+    Actor,
+    InstitutionKind,
+    Role,
+    role_fits_kind,
+)
 from puhui.core.security import (
     digest,
     hash_password,
@@ -289,6 +296,24 @@ def get_institution(session: Session, *, actor: Actor | None, institution_id: in
 
 def institution_names(session: Session, ids: set[int]) -> dict[int, str]:
     return repository.institution_names(session, ids)
+
+
+def lending_institutions(session: Session) -> list[Institution]:
+    """Active institutions an enterprise can authorize (banks, insurers, guarantors,
+    micro-lenders), by name."""
+    kinds = {k.value for k in LENDING_KINDS}
+    return [i for i in repository.all_institutions(session) if i.is_active and i.kind in kinds]
+
+
+def enterprise_contacts(session: Session, uscc: str) -> list[tuple[int, str | None]]:
+    """(user id, mobile) of the active enterprise accounts of one entity."""
+    user = repository.user_by_uscc(session, uscc)
+    return [(user.id, user.mobile)] if user is not None and user.is_active else []
+
+
+def user_mobile(session: Session, user_id: int | None) -> str | None:
+    user = repository.user_by_id(session, user_id) if user_id is not None else None
+    return user.mobile if user is not None and user.is_active else None
 
 
 def get_institution_by_name(session: Session, name: str) -> Institution | None:

@@ -112,6 +112,32 @@ def periodic(kind: str, *, every: timedelta, payload: dict[str, Any] | None = No
     _periodic[kind] = Periodic(kind=kind, every=every, payload=payload or {})
 
 
+_subscribers: dict[str, list[str]] = {}
+
+
+def subscribe(topic: str, kind: str) -> None:
+    """Run job ``kind`` whenever ``topic`` is published (see :func:`publish`)."""
+    kinds = _subscribers.setdefault(topic, [])
+    if kind not in kinds:
+        kinds.append(kind)
+
+
+def publish(
+    session: Session, topic: str, payload: dict[str, Any], *, dedupe_key: str | None = None
+) -> list[Job]:
+    """Queue one job for each kind subscribed to ``topic``, in the caller's transaction
+    (so a domain can react to another's event without either importing the other)."""
+    return [
+        enqueue(
+            session,
+            kind,
+            payload,
+            dedupe_key=None if dedupe_key is None else f"{kind}:{dedupe_key}",
+        )
+        for kind in _subscribers.get(topic, [])
+    ]
+
+
 def registered_kinds() -> list[str]:
     return sorted(_handlers)
 

@@ -27,3 +27,36 @@ def mask_name(value: str | None) -> str:
     if not value:
         return ""
     return value[0] + "*" * max(1, len(value) - 1)
+
+
+# --- who sees what ------------------------------------------------------------------------
+
+SHAPES = {"id_number": mask_id_number, "mobile": mask_mobile, "name": mask_name}
+
+
+def mask_text(value: str | None) -> str:
+    """A personal value of no known shape: its first and last characters."""
+    if not value:
+        return ""
+    if len(value) <= 2:
+        return "*" * len(value)
+    return f"{value[0]}{'*' * (len(value) - 2)}{value[-1]}"
+
+
+def masked(shape: str | None, value: str | None) -> str:
+    """``value`` masked as its shape (``id_number``, ``mobile``, ``name``) asks."""
+    return SHAPES.get(shape or "", mask_text)(value)
+
+
+def must_mask(sensitivity: str, personal: bool, *, own: bool, revealed: bool) -> bool:
+    """The one masking rule (DESIGN.md §4), a function of the viewer and the field.
+
+    A field that is personal information, or of sensitivity C3, is masked for every viewer
+    except the entity itself and a viewer whose role may reveal it and who gave a reason
+    (``revealed``; the caller audits that view). Public, C1 and C2 fields that are not
+    personal are shown to whoever the consent scope let read them."""
+    if own:
+        return False
+    if personal or sensitivity == "C3":
+        return not revealed
+    return False

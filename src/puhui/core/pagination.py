@@ -79,3 +79,14 @@ def page_read(schema: type[S], page: Page[Any]) -> PageRead[S]:
         per_page=page.per_page,
         pages=page.pages,
     )
+
+
+def page_of(page: Page[S]) -> PageRead[S]:
+    """A page whose items are already schemas."""
+    return PageRead[S](
+        items=list(page.items),
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
+        pages=page.pages,
+    )

@@ -76,6 +76,12 @@ class Action(StrEnum):
     INGEST_READ = "ingest.read"
     INGEST_UPLOAD = "ingest.upload"
     SOURCE_MANAGE = "source.manage"
+    CONSENT_GRANT = "consent.grant"  # an enterprise grants, approves, declines, revokes
+    CONSENT_REQUEST = "consent.request"  # an institution asks an enterprise
+    CONSENT_READ = "consent.read"
+    PROFILE_READ = "profile.read"  # an entity's data beyond public facts (consent-scoped)
+    QUERY_RECORDS_READ = "query_records.read"
+    QUERY_STATS_READ = "query_records.stats"
 
 
 ALL_ROLES = frozenset(Role)
@@ -94,6 +100,16 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.INGEST_READ: frozenset({Role.OPERATOR, Role.DATA_STEWARD, Role.REGULATOR}),
     Action.INGEST_UPLOAD: frozenset({Role.OPERATOR, Role.DATA_STEWARD}),
     Action.SOURCE_MANAGE: frozenset({Role.OPERATOR}),
+    Action.CONSENT_GRANT: frozenset({Role.ENTERPRISE}),
+    Action.CONSENT_REQUEST: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.CONSENT_READ: frozenset(
+        {Role.ENTERPRISE, Role.CUSTOMER_MANAGER, Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}
+    ),
+    Action.PROFILE_READ: frozenset({Role.ENTERPRISE, Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.QUERY_RECORDS_READ: frozenset(
+        {Role.ENTERPRISE, Role.RISK_MANAGER, Role.INSTITUTION_ADMIN, Role.REGULATOR}
+    ),
+    Action.QUERY_STATS_READ: frozenset({Role.REGULATOR, Role.OPERATOR}),
 }
 
 

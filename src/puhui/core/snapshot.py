@@ -36,9 +36,10 @@ Invariants
   sets it to the version it read; a batch refresh moves it on when it is the next
   version). A refresh of a version at or below it does nothing, so the refresh jobs of
   batches that a rebuild already covered are free.
-- A batch that touched more than ``REBUILD_SHARE`` of the entities is not patched cell by
-  cell: the snapshot is rebuilt (streaming the lake by entity range), which bounds a
-  refresh's memory whatever the batch's size.
+- A batch that touched more than ``REBUILD_SHARE`` of the entities and at least
+  ``REBUILD_MIN_INDICATORS`` indicators is not patched cell by cell: the snapshot is
+  rebuilt (streaming the lake by entity range), which bounds a refresh's memory whatever
+  the batch's size.
 """
 
 from __future__ import annotations
@@ -68,10 +69,15 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 MAX_GROUP_COLUMNS = 64
 REBUILD_SHARE = 0.25
+REBUILD_MIN_INDICATORS = 8  # a batch of fewer indicators is patched however many entities
 _MTIME_SLACK_NS = 200_000_000
 VALUE_TYPES = ("amount", "ratio", "count", "flag", "grade", "code", "date", "text")
 TRUE_TEXTS = ("1", "true", "t", "y", "yes", "是")
 FALSE_TEXTS = ("0", "false", "f", "n", "no", "否")
+
+
+SNAPSHOT_CHANGED = "snapshot.changed"
+"""The job topic published after the snapshot got a new version (payload: ``version``)."""
 
 
 class SnapshotNotFound(NotFound):
@@ -437,8 +443,10 @@ class Snapshot:
         if done is not None and lake_version <= done:
             return manifest.version
         touched = lake.keys_of_version(lake_version)  # None: no batch, nothing to refresh
-        if touched is not None and touched.entities.size > REBUILD_SHARE * max(
-            manifest.n_entities, 1
+        if (
+            touched is not None
+            and touched.entities.size > REBUILD_SHARE * max(manifest.n_entities, 1)
+            and len(touched.indicator_ids) >= REBUILD_MIN_INDICATORS
         ):
             n = max(manifest.n_entities, int(touched.entities.max()) + 1)
             return Snapshot.build(lake, manifest.indicators, n, self.path).version

@@ -44,6 +44,8 @@ __all__ = [
     "WEIGHTS",
     "EntityKind",
     "InvalidUSCC",
+    "briefs",
+    "by_id",
     "division_of",
     "get_public",
     "ids_for",
@@ -156,6 +158,16 @@ def search_entities(session: Session, *, q: str, params: PageParams) -> Page[Ent
     result = _index(session).search(q, limit=params.per_page, offset=params.offset)
     entities = repository.by_ids(session, [row["id"] for row in result.rows])
     return Page(items=entities, total=result.total, page=params.page, per_page=params.per_page)
+
+
+def by_id(session: Session, entity_id: int) -> Entity | None:
+    found = repository.by_ids(session, [entity_id])
+    return found[0] if found else None
+
+
+def briefs(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """(uscc, name) of these registry ids."""
+    return {e.id: (e.uscc, e.name) for e in repository.by_ids(session, sorted(set(ids)))}
 
 
 def get_public(session: Session, *, code: str) -> Entity:

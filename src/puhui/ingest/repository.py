@@ -60,3 +60,14 @@ def issues_query(batch_id: int) -> Select[Any]:
 def replace_issues(session: Session, batch_id: int, issues: Sequence[BatchIssue]) -> None:
     session.execute(delete(BatchIssue).where(BatchIssue.batch_id == batch_id))
     session.add_all(issues)
+
+
+def batches_with_sources(session: Session, ids: list[int]) -> list[tuple[Batch, DataSource]]:
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Batch, DataSource)
+        .join(DataSource, DataSource.id == Batch.source_id)
+        .where(Batch.id.in_(ids))
+    )
+    return [(b, s) for b, s in rows]

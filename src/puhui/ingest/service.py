@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -473,6 +473,123 @@ def _record(
     # the report gets its name with the commit of this transaction as near as a file
     # can: a crash in between leaves a batch "writing" that the next run finishes
     report.publish()
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a batch of values came from: the data source and when it was committed."""
+
+    batch_id: int
+    source_code: str
+    source_name: str
+    department: str
+    level: str
+    committed_at: datetime | None
+    filename: str
+
+
+def lineage(session: Session, batch_ids: Iterable[int]) -> dict[int, Lineage]:
+    """The lineage of these batches (ids the platform does not know are left out)."""
+    out: dict[int, Lineage] = {}
+    for batch, source in repository.batches_with_sources(session, sorted(set(batch_ids))):
+        out[batch.id] = Lineage(
+            batch_id=batch.id,
+            source_code=source.code,
+            source_name=source.name,
+            department=source.department,
+            level=source.level,
+            committed_at=batch.committed_at,
+            filename=batch.filename,
+        )
+    return out
+
+
+def commit_derived(
+    factory: sessionmaker[Session],
+    *,
+    source_code: str,
+    label: str,
+    rows: pl.DataFrame,
+    settings: Settings | None = None,
+) -> int | None:
+    """Values the platform computes itself (the business-health score) as one batch of
+    its own source: one lake commit, a batch record, a snapshot refresh queued, exactly as
+    a department's file. ``rows``: entity_id, indicator_id, period, value_num, value_text.
+    The same rows twice are one batch. Returns the batch id (None for no rows)."""
+    settings = settings or get_settings()
+    if rows.height == 0:
+        return None
+    digest = hashlib.sha256(
+        label.encode() + rows.hash_rows(seed=7).to_numpy().tobytes()
+    ).hexdigest()
+    with session_scope(factory) as session:
+        source = get_source(session, code=source_code)
+        source_id = source.id
+        earlier = repository.batch_by_digest(session, source_id=source_id, digest=digest)
+        if earlier is not None and earlier.status != WRITING:
+            return earlier.id
+        if earlier is None:
+            earlier = Batch(
+                source_id=source_id,
+                filename=label[:255],
+                content_sha256=digest,
+                size_bytes=int(rows.estimated_size()),
+                via="derived",
+                status=WRITING,
+            )
+            session.add(earlier)
+            session.flush()
+        batch_id = earlier.id
+    lake = Lake(settings.lake_dir)
+    version = lake.committed_version(batch_id)
+    if version is None:
+        version = lake.append_batch(
+            rows.with_columns(
+                pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
+                pl.lit(source_id, dtype=pl.Int16).alias("source_id"),
+            ),
+            batch_id,
+        )
+    with session_scope(factory) as session:
+        batch = repository.batch(session, batch_id)
+        assert batch is not None
+        batch.format, batch.layout = "derived", "long"
+        batch.rows_total = batch.rows_accepted = rows.height
+        batch.rows_rejected = batch.rows_warned = 0
+        batch.reasons = {}
+        batch.lake_version = version
+        batch.entities_touched = rows.get_column("entity_id").n_unique()
+        batch.status = COMMITTED
+        batch.committed_at = utcnow()
+        jobs.enqueue(
+            session,
+            REFRESH_JOB,
+            {"batch_id": batch_id, "lake_version": version},
+            dedupe_key=f"snapshot-refresh:{batch_id}",
+        )
+        audit.record(
+            session,
+            actor=None,
+            username="platform",
+            action="ingest.derived",
+            target_type="batch",
+            target_id=batch_id,
+            details={"source": source_code, "label": label, "values": rows.height},
+        )
+        session.flush()
+        Report(settings, batch_id).publish()
+    return batch_id
+
+
+def open_snapshot(settings: Settings | None = None) -> Snapshot:
+    """The current snapshot (raises ``SnapshotNotFound`` before the first build)."""
+    settings = settings or get_settings()
+    return Snapshot.open(snapshot_dir(settings), lake=Lake(settings.lake_dir))
+
+
+def open_lake(settings: Settings | None = None) -> Lake:
+    settings = settings or get_settings()
+    return Lake(settings.lake_dir)
 
 
 def reason_message(locale: str, reason: str) -> str:

@@ -5,14 +5,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from puhui.core.jobs import job_handler, periodic
+from puhui.core.jobs import job_handler, periodic, publish
+from puhui.core.snapshot import SNAPSHOT_CHANGED
 from puhui.ingest import service
 
 
 @job_handler(service.REFRESH_JOB)
 def refresh_snapshot(session: Session, payload: dict[str, Any]) -> None:
     """After a batch commits: refresh the snapshot rows it touched (idempotent)."""
-    service.refresh_snapshot(session, lake_version=int(payload["lake_version"]))
+    version = service.refresh_snapshot(session, lake_version=int(payload["lake_version"]))
+    publish(session, SNAPSHOT_CHANGED, {"version": version}, dedupe_key=f"snapshot:{version}")
 
 
 @job_handler(service.UPLOAD_JOB)

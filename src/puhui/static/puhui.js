@@ -16,3 +16,27 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+
+// Trend charts: <div data-trend-chart="ID of a JSON block" data-trend-pick="ID of a select">
+function drawTrends() {
+  document.querySelectorAll("[data-trend-chart]").forEach(function (box) {
+    if (!window.echarts) return;
+    var trends = JSON.parse(document.getElementById(box.dataset.trendChart).textContent);
+    var pick = document.getElementById(box.dataset.trendPick);
+    var chart = window.echarts.init(box);
+    function show(i) {
+      var t = trends[i];
+      if (!t) return;
+      chart.setOption({
+        tooltip: { trigger: "axis" },
+        xAxis: { type: "category", data: t.points.map(function (p) { return String(p.period); }) },
+        yAxis: { type: "value", name: t.unit || "" },
+        series: [{ type: "line", name: t.name, data: t.points.map(function (p) { return p.value; }) }]
+      }, true);
+    }
+    show(0);
+    if (pick) pick.addEventListener("change", function () { show(Number(pick.value)); });
+    window.addEventListener("resize", function () { chart.resize(); });
+  });
+}
+window.addEventListener("load", drawTrends);
