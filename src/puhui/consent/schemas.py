@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from puhui.core.i18n import N_
 
@@ -70,20 +77,29 @@ class Terms(Input):
     starts_at: datetime | None = None  # default: now
     expires_at: datetime
 
-    @model_validator(mode="after")
-    def _check_term(self) -> Self:
-        self.purposes = sorted(set(self.purposes))
-        self.categories = [c for c in CATEGORIES if c in set(self.categories)]
-        starts = self.starts_at or datetime.now(UTC)
-        if starts.tzinfo is None or self.expires_at.tzinfo is None:
+    @field_validator("purposes")
+    @classmethod
+    def _distinct_purposes(cls, value: list[Purpose]) -> list[Purpose]:
+        return sorted(set(value))
+
+    @field_validator("categories")
+    @classmethod
+    def _ordered_categories(cls, value: list[str]) -> list[str]:
+        return [c for c in CATEGORIES if c in set(value)]
+
+    @field_validator("expires_at")
+    @classmethod
+    def _check_term(cls, expires: datetime, info: ValidationInfo) -> datetime:
+        starts = info.data.get("starts_at") or datetime.now(UTC)
+        if starts.tzinfo is None or expires.tzinfo is None:
             raise ValueError(N_("Give times with a time zone, e.g. 2026-12-31T23:59:59+08:00."))
-        if self.expires_at <= starts:
-            raise ValueError(N_("The expiry must come after the start."))
-        if self.expires_at <= datetime.now(UTC):
+        if expires <= datetime.now(UTC):
             raise ValueError(N_("The expiry must lie in the future."))
-        if self.expires_at - starts > MAX_TERM:
+        if expires <= starts:
+            raise ValueError(N_("The expiry must come after the start."))
+        if expires - starts > MAX_TERM:
             raise ValueError(N_("An authorization lasts at most three years."))
-        return self
+        return expires
 
 
 class ConsentGrant(Terms):

@@ -68,6 +68,7 @@ def get_profile(
         categories=parse_categories(categories),
         reveal_reason=reveal_reason,
         locale=request_locale(request),
+        settings=request.app.state.settings,
     )
     return reading.profile
 
@@ -83,7 +84,13 @@ def get_report(
     actor: Actor = require(Action.PROFILE_READ),
     session: Session = Depends(db),
 ) -> CreditReport:
-    return service.credit_report(session, actor, uscc=uscc, locale=request_locale(request))
+    return service.credit_report(
+        session,
+        actor,
+        uscc=uscc,
+        locale=request_locale(request),
+        settings=request.app.state.settings,
+    )
 
 
 @router.get(
@@ -99,7 +106,9 @@ def get_report_pdf(
     session: Session = Depends(db),
 ) -> Response:
     locale = request_locale(request)
-    report = service.credit_report(session, actor, uscc=uscc, locale=locale)
+    report = service.credit_report(
+        session, actor, uscc=uscc, locale=locale, settings=request.app.state.settings
+    )
     body = pdf.render(report, lambda message: gettext(locale, message))
     return Response(
         body,
@@ -114,9 +123,12 @@ def get_report_pdf(
     summary="Check a credit report's number and verification code",
 )
 def verify_report(
+    request: Request,
     number: Annotated[str, Path(max_length=40)],
     code: Annotated[str, Query(min_length=1, max_length=40)],
     session: Session = Depends(db),
     _: Actor | None = public(),
 ) -> ReportCheck:
-    return service.check_report(session, number=number, code=code)
+    return service.check_report(
+        session, number=number, code=code, settings=request.app.state.settings
+    )

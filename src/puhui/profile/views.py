@@ -50,6 +50,7 @@ def profile_page(
             uscc=uscc,
             reveal_reason=reveal_reason or None,
             locale=locale,
+            settings=request.app.state.settings,
         )
     except ConsentRequired as exc:
         # the page still shows the public facts and how to ask; the denial is recorded
@@ -80,7 +81,9 @@ def report_pdf(
     session: Session = Depends(db),
 ) -> Response:
     locale = request_locale(request)
-    report = service.credit_report(session, actor, uscc=uscc, locale=locale)
+    report = service.credit_report(
+        session, actor, uscc=uscc, locale=locale, settings=request.app.state.settings
+    )
     return Response(
         pdf.render(report, lambda message: gettext(locale, message)),
         media_type="application/pdf",
