@@ -12,7 +12,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import entity_search, generate_city, ingest_city, jobs_outbox, lake_snapshot
+from bench import (
+    entity_search,
+    generate_city,
+    ingest_city,
+    jobs_outbox,
+    lake_snapshot,
+    profile_query,
+)
 
 BENCHMARKS = {
     "jobs": jobs_outbox.run,
@@ -20,6 +27,7 @@ BENCHMARKS = {
     "generate_city": generate_city.run,
     "lake": lake_snapshot.run,
     "ingest": ingest_city.run,
+    "profile": profile_query.run,
 }
 
 
