@@ -247,3 +247,17 @@ def _entity_id(session, uscc: str) -> int:
     from puhui.entities import service as entities
 
     return entities.ids_for(session, [uscc])[uscc]
+
+
+def test_an_enterprise_the_registry_does_not_list_yet_sees_empty_pages(client, session):
+    from puhui.core.policy import Role
+    from tests import factories
+
+    user = factories.user(session, Role.ENTERPRISE)
+    h = factories.token(client, user.username)
+    assert client.get("/api/v1/consents", headers=h).json()["total"] == 0
+    assert client.get("/api/v1/me/query-records", headers=h).json()["total"] == 0
+    factories.web_login(client, user.username)
+    assert client.get("/consents").status_code == 200
+    page = client.get("/me/data")
+    assert page.status_code == 200 and user.entity_uscc in page.text

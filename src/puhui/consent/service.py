@@ -360,9 +360,17 @@ def _audit(session: Session, actor: Actor, action: str, consent: Consent) -> Non
     )
 
 
+def _own_entity_id(session: Session, actor: Actor) -> int:
+    """The registry id of the caller's entity; 0 (no entity has it) while the registry
+    does not list it yet, so lists are simply empty."""
+    if actor.role is not Role.ENTERPRISE or not actor.entity_uscc:
+        raise PermissionDenied(action="consent.read")
+    return entities.ids_for(session, [actor.entity_uscc]).get(actor.entity_uscc, 0)
+
+
 def _scope_filter(session: Session, actor: Actor) -> dict[str, int]:
     if actor.role is Role.ENTERPRISE:
-        return {"entity_id": _own_entity(session, actor).id}
+        return {"entity_id": _own_entity_id(session, actor)}
     if actor.institution_id is None:
         raise PermissionDenied(action="consent.read")
     return {"institution_id": actor.institution_id}
@@ -431,7 +439,7 @@ def query_records(session: Session, *, actor: Actor, params: PageParams) -> Page
     """Reads of entity data the caller may see: an enterprise its own entity's ("who
     looked at me"), an institution its own staff's, the regulator everyone's."""
     if actor.role is Role.ENTERPRISE:
-        query = repository.query_records_query(entity_id=_own_entity(session, actor).id)
+        query = repository.query_records_query(entity_id=_own_entity_id(session, actor))
     elif actor.role is Role.REGULATOR:
         query = repository.query_records_query()
     elif actor.institution_id is not None:

@@ -29,9 +29,17 @@ Uscc = Annotated[str, Path(max_length=40)]
 
 
 @router.get("/me/data", response_class=HTMLResponse)
-def my_data(actor: Actor = require(Action.CONSENT_GRANT)) -> Response:
+def my_data(
+    request: Request,
+    actor: Actor = require(Action.CONSENT_GRANT),
+    session: Session = Depends(db),
+) -> Response:
     """The enterprise's own profile: all 7 categories, unmasked, free."""
-    return redirect(f"/entities/{actor.entity_uscc}/profile")
+    code = actor.entity_uscc or ""
+    if not entities.ids_for(session, [code]):
+        # registered on the platform before the departments' registry lists the entity
+        return render(request, "profile/not_listed.html", {"uscc": code}, actor=actor)
+    return redirect(f"/entities/{code}/profile")
 
 
 @router.get("/entities/{uscc}/profile", response_class=HTMLResponse)
