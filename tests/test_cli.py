@@ -281,6 +281,20 @@ class TestIngestCommand:
         r = run("ingest", str(data), "--source", "TAX")
         assert r.exit_code == 0 and "nothing changed" in r.output
 
+    def test_lake_compact_sorts_the_years_once(self, cli_db, tmp_path):
+        registry, code = self._registry(tmp_path)
+        assert run("ingest", str(registry), "--source", "SAMR").exit_code == 0
+        for n, period in enumerate(("2025-09", "2025-10")):
+            data = tmp_path / f"tax{n}.csv"
+            data.write_text(f"uscc,indicator,period,value\n{code},OPR_TAX_TOTAL_12M,{period},{n}\n")
+            assert run("ingest", str(data), "--source", "TAX").exit_code == 0
+        r = run("lake", "compact")
+        assert r.exit_code == 0, r.output
+        assert "2025: 2 files into 1" in r.output
+        again = run("lake", "compact", "--year", "2025")
+        assert again.exit_code == 0 and "already sorted" in again.output
+        assert run("lake", "compact", "--year", "99").exit_code == 2
+
     def test_bad_arguments_and_rejected_files(self, cli_db, tmp_path):
         assert run("ingest", str(tmp_path / "missing.csv"), "--source", "TAX").exit_code == 2
         (tmp_path / "f.csv").write_text("uscc,indicator,period,value\n")

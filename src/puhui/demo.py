@@ -125,6 +125,8 @@ def load_city(
         )
         with session_scope(factory) as session:
             accepted += ingest.get_batch(session, batch_id=outcome.batch_id).rows_accepted
+    say("compacting the lake by entity", len(files), len(files))
+    ingest.compact_lake(every_year=True, settings=settings)
     say("building the snapshot", len(files), len(files))
     with session_scope(factory) as session:
         ingest.rebuild_snapshot(session, settings=settings)

@@ -49,7 +49,8 @@ class TestProfile:
         assert _value(p, "OPR_TAX_CREDIT_GRADE")["value"] == "A"
         assert _value(p, "OPR_SS_HEADCOUNT_M")["value"] == 42
         trends = {t["code"]: t for t in p["trends"]}
-        assert [pt["value"] for pt in trends["OPR_TAX_TOTAL_YOY"]["points"]] == [0.05, 0.1, 0.2]
+        assert trends["OPR_TAX_TOTAL_YOY"]["periods"] == [202607, 202608, 202609]
+        assert trends["OPR_TAX_TOTAL_YOY"]["values"] == [0.05, 0.1, 0.2]
         negatives = {n["code"]: n for n in p["negative_records"]}
         assert negatives["NEG_ABNORMAL_OPERATION"]["status"] == "cleared"
         assert negatives["NEG_ABNORMAL_OPERATION"]["last_period"] == 202607

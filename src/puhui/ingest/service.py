@@ -619,10 +619,17 @@ def snapshot_specs(session: Session) -> list[IndicatorSpec]:
 
 
 def compact_lake(
-    *, years: list[int] | None = None, settings: Settings | None = None
+    *,
+    years: list[int] | None = None,
+    every_year: bool = False,
+    settings: Settings | None = None,
 ) -> dict[int, dict[str, float]]:
-    """Compact the lake's years (default: the current one) so histories stay fast to read."""
+    """Compact the lake's years (default: the current one; ``every_year``: all of them) so
+    one entity's history is a few row groups (ADR 0004). Years already in one sorted run
+    are skipped, so this is cheap when nothing changed."""
     settings = settings or get_settings()
+    if every_year:
+        return Lake(settings.lake_dir).compact(None)
     if years is None:
         years = [datetime.now(SHANGHAI).year]
     return Lake(settings.lake_dir).compact(years)

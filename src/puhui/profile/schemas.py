@@ -60,17 +60,15 @@ class CategoryBlock(BaseModel):
     indicators: list[IndicatorValue]
 
 
-class TrendPoint(BaseModel):
-    period: int
-    value: float | None
-
-
 class Trend(BaseModel):
+    """One indicator's last 24 months: ``values[i]`` is the value of ``periods[i]``."""
+
     code: str
     name: str
     unit: str
     category: str
-    points: list[TrendPoint]
+    periods: list[int]
+    values: list[float | None]
 
 
 class NegativeRecord(BaseModel):

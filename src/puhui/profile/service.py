@@ -36,7 +36,7 @@ from puhui.core.i18n import N_, gettext
 from puhui.core.lake import Lake
 from puhui.core.masking import masked, must_mask
 from puhui.core.policy import Actor, Role
-from puhui.core.snapshot import SnapshotNotFound
+from puhui.core.snapshot import Snapshot, SnapshotNotFound
 from puhui.entities import service as entities
 from puhui.ingest import service as ingest
 from puhui.profile import score as health
@@ -54,7 +54,6 @@ from puhui.profile.schemas import (
     ScoreReason,
     SourceRef,
     Trend,
-    TrendPoint,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -109,6 +108,7 @@ class Meta:
 
 _catalog: dict[int, dict[int, Meta]] = {}  # catalog version -> metadata (one kept)
 _lakes: dict[Path, Lake] = {}
+_snapshots: dict[Path, Snapshot] = {}
 _lock = Lock()
 
 
@@ -293,7 +293,7 @@ def _assemble(
             batch_id = None if rec is None else int(rec["batch_id"])
             found = None if batch_id is None else lineage.get(batch_id)
             values.append(
-                IndicatorValue(
+                IndicatorValue.model_construct(
                     code=meta.code,
                     name=meta.name(locale),
                     unit=meta.unit,
@@ -353,6 +353,17 @@ def _legal_rep(entity: Any, scope: consent.ReadScope, revealed: bool) -> LegalRe
     return LegalRepresentative(name=name, id_number=number, masked=hide)
 
 
+def _series(history: pl.DataFrame, ids: Iterable[int]) -> dict[int, list[tuple[int, Any, Any]]]:
+    """(period, value_num, value_text) of each of these indicators, in period order."""
+    rows = history.filter(pl.col("indicator_id").is_in(list(ids))).select(
+        "indicator_id", "period", "value_num", "value_text"
+    )
+    out: dict[int, list[tuple[int, Any, Any]]] = {}
+    for i, p, n, t in rows.iter_rows():  # history is sorted by (indicator, period)
+        out.setdefault(int(i), []).append((int(p), n, t))
+    return out
+
+
 def _trends(
     history: pl.DataFrame,
     metas: dict[int, Meta],
@@ -365,36 +376,31 @@ def _trends(
         return []
     last = int(history.get_column("period").max())  # type: ignore[arg-type]
     first = _months_back(last, TREND_MONTHS - 1)
-    recent = history.filter(pl.col("period") >= first)
+    wanted = {
+        m.id
+        for m in metas.values()
+        if m.time_series
+        and m.value_type in ("amount", "ratio", "count", "flag")
+        and not must_mask(m.sensitivity, m.personal, own=scope.own, revealed=revealed)
+    }
     out = []
-    for (indicator_id,), part in recent.group_by("indicator_id", maintain_order=True):
-        meta = metas.get(int(indicator_id))
-        if (
-            meta is None
-            or not meta.time_series
-            or meta.value_type not in ("amount", "ratio", "count", "flag")
-            or must_mask(meta.sensitivity, meta.personal, own=scope.own, revealed=revealed)
-            or part.height < 2
-        ):
+    recent = history.filter(pl.col("period") >= first)
+    for indicator_id, points in _series(recent, wanted).items():
+        if len(points) < 2:
             continue
-        points = [
-            TrendPoint(period=int(p), value=_number(_typed(meta, n, t)))
-            for p, n, t in part.select("period", "value_num", "value_text").iter_rows()
-        ]
+        meta = metas[indicator_id]
         out.append(
             Trend(
                 code=meta.code,
                 name=meta.name(locale),
                 unit=meta.unit,
                 category=meta.category,
-                points=points,
+                periods=[p for p, _, _ in points],
+                values=[_number(_typed(meta, n, t)) for _, n, t in points],
             )
         )
-    return sorted(out, key=lambda t: (not metas_key(metas, t.code), t.code))
-
-
-def metas_key(metas: dict[int, Meta], code: str) -> bool:
-    return any(m.code == code and m.key for m in metas.values())
+    keys = {m.code for m in metas.values() if m.key}
+    return sorted(out, key=lambda t: (t.code not in keys, t.code))
 
 
 def _months_back(period: int, months: int) -> int:
@@ -408,14 +414,9 @@ def _negatives(history: pl.DataFrame, metas: dict[int, Meta], locale: str) -> li
         return []
     negative = {m.id: m for m in metas.values() if m.category == "negative"}
     out = []
-    for (indicator_id,), part in history.filter(
-        pl.col("indicator_id").is_in(list(negative))
-    ).group_by("indicator_id", maintain_order=True):
-        meta = negative[int(indicator_id)]
-        on = [
-            (int(p), _typed(meta, n, t))
-            for p, n, t in part.select("period", "value_num", "value_text").iter_rows()
-        ]
+    for indicator_id, series in _series(history, negative).items():
+        meta = negative[indicator_id]
+        on = [(p, _typed(meta, n, t)) for p, n, t in series]
         hits = [(p, v) for p, v in on if v not in (None, False, 0, 0.0, "", "0")]
         if not hits:
             continue
@@ -480,9 +481,26 @@ def _health(
     )
 
 
+def _snapshot(settings: Settings) -> Snapshot | None:
+    """One reader per process and folder: it maps the groups once and re-maps only what a
+    new version changed."""
+    path = ingest.snapshot_dir(settings).resolve()
+    with _lock:
+        snap = _snapshots.get(path)
+        if snap is None:
+            try:
+                snap = _snapshots[path] = Snapshot.open(path)
+            except SnapshotNotFound:
+                return None
+    return snap
+
+
 def _snapshot_row(entity_id: int, settings: Settings) -> dict[str, Any] | None:
+    snap = _snapshot(settings)
+    if snap is None:
+        return None
     try:
-        view = ingest.open_snapshot(settings).current()
+        view = snap.current()
     except SnapshotNotFound:
         return None
     if entity_id >= view.n_entities:

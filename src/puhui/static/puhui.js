@@ -29,9 +29,9 @@ function drawTrends() {
       if (!t) return;
       chart.setOption({
         tooltip: { trigger: "axis" },
-        xAxis: { type: "category", data: t.points.map(function (p) { return String(p.period); }) },
+        xAxis: { type: "category", data: t.periods.map(String) },
         yAxis: { type: "value", name: t.unit || "" },
-        series: [{ type: "line", name: t.name, data: t.points.map(function (p) { return p.value; }) }]
+        series: [{ type: "line", name: t.name, data: t.values }]
       }, true);
     }
     show(0);
