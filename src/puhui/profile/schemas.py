@@ -57,7 +57,8 @@ class IndicatorValue(BaseModel):
 class CategoryBlock(BaseModel):
     category: str
     name: str
-    indicators: list[IndicatorValue]
+    in_catalog: int  # indicators the catalog has in this category
+    indicators: list[IndicatorValue]  # those with a value for this entity
 
 
 class Trend(BaseModel):

@@ -262,27 +262,25 @@ def _assemble(
             latest[int(last_row["indicator_id"])] = last_row
     lineage = ingest.lineage(session, {int(r["batch_id"]) for r in latest.values()})
 
-    def source_of(batch_id: int) -> SourceRef | None:
-        found = lineage.get(batch_id)
-        if found is None:
-            return None
-        return SourceRef(
-            code=found.source_code,
-            name=found.source_name,
-            department=found.department,
-            level=found.level,
+    sources: dict[int, SourceRef | None] = {}
+    for batch_id, origin in lineage.items():
+        sources[batch_id] = SourceRef(
+            code=origin.source_code,
+            name=origin.source_name,
+            department=origin.department,
+            level=origin.level,
         )
 
     blocks: list[CategoryBlock] = []
     for category in consent.CATEGORIES:
         if not scope.covers(category):
             continue
+        in_catalog = [m for m in metas.values() if m.category == category]
         values = []
-        for meta in sorted(
-            (m for m in metas.values() if m.category == category), key=lambda m: m.id
-        ):
-            rec = latest.get(meta.id)
-            value = None if rec is None else _typed(meta, rec["value_num"], rec["value_text"])
+        # only indicators with a value: most of the 595 are empty for any one entity
+        for meta in sorted((m for m in in_catalog if m.id in latest), key=lambda m: m.id):
+            rec = latest[meta.id]
+            value = _typed(meta, rec["value_num"], rec["value_text"])
             hide = value is not None and must_mask(
                 meta.sensitivity, meta.personal, own=scope.own, revealed=revealed
             )
@@ -290,8 +288,8 @@ def _assemble(
                 value = (
                     masked(SHAPES.get(meta.code), str(value)) if meta.value_type == "text" else None
                 )
-            batch_id = None if rec is None else int(rec["batch_id"])
-            found = None if batch_id is None else lineage.get(batch_id)
+            batch_id = int(rec["batch_id"])
+            found = lineage.get(batch_id)
             values.append(
                 IndicatorValue.model_construct(
                     code=meta.code,
@@ -299,10 +297,10 @@ def _assemble(
                     unit=meta.unit,
                     value_type=meta.value_type,
                     value=value,
-                    period=None if rec is None else int(rec["period"]),
+                    period=int(rec["period"]),
                     as_of=None if found is None else found.committed_at,
                     batch_id=batch_id,
-                    source=None if batch_id is None else source_of(batch_id),
+                    source=sources.get(batch_id),
                     sensitivity=meta.sensitivity,
                     masked=hide,
                     key=meta.key,
@@ -310,7 +308,12 @@ def _assemble(
                 )
             )
         blocks.append(
-            CategoryBlock(category=category, name=gettext(locale, category), indicators=values)
+            CategoryBlock(
+                category=category,
+                name=gettext(locale, category),
+                in_catalog=len(in_catalog),
+                indicators=values,
+            )
         )
     return Profile(
         entity=_facts(entity),
