@@ -221,9 +221,18 @@ def _grid(
     widths: tuple[int, ...],
     header: bool = False,
 ) -> Table:
-    cells = [[Paragraph(_escape(c), style) for c in row] for row in rows]
+    """A table whose cells are plain strings where they fit their column and wrapped
+    paragraphs where they do not (a paragraph costs ~50x a string to lay out)."""
+    fits = [int(w * mm / (style.fontSize * 1.02)) for w in widths]  # CJK glyphs are ~1 em
+    cells = [
+        [c if len(c) <= fits[i] else Paragraph(_escape(c), style) for i, c in enumerate(row)]
+        for row in rows
+    ]
     table = Table(cells, colWidths=[w * mm for w in widths], repeatRows=1 if header else 0)
     commands: list[Any] = [
+        ("FONTNAME", (0, 0), (-1, -1), style.fontName),
+        ("FONTSIZE", (0, 0), (-1, -1), style.fontSize),
+        ("LEADING", (0, 0), (-1, -1), style.leading),
         ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ]
