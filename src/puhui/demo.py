@@ -14,7 +14,7 @@ from puhui.accounts import service as accounts
 from puhui.accounts.schemas import InstitutionCreate, UserCreate
 from puhui.config import Settings
 from puhui.core.db import session_scope
-from puhui.core.policy import InstitutionKind, Role
+from puhui.core.policy import Actor, InstitutionKind, Role
 from puhui.entities import service as entities
 
 DEMO_PASSWORD = "Demo@2026puhui"  # noqa: S105 - printed for the demo; refused outside development
@@ -130,4 +130,40 @@ def load_city(
     say("building the snapshot", len(files), len(files))
     with session_scope(factory) as session:
         ingest.rebuild_snapshot(session, settings=settings)
+    with session_scope(factory) as session:
+        link_city(session)
     return len(files), accepted
+
+
+DEMO_AUTHORIZED = 20  # entities that authorized the demo bank, the enterprise's among them
+
+
+def link_city(session: Session) -> None:
+    """Make the demo tell a story on the city's data: the demo enterprise is the city's
+    first registered entity, and it and the next ones authorized 宁波甬城银行 for
+    pre-loan queries and monitoring for a year (bank_cm can open their profiles)."""
+    from datetime import UTC, datetime, timedelta
+
+    from puhui.consent import service as consent
+    from puhui.consent.schemas import ConsentGrant, Purpose
+
+    first = entities.first_entities(session, DEMO_AUTHORIZED)
+    bank = accounts.get_institution_by_name(session, "宁波甬城银行")
+    if not first or bank is None:
+        return
+    accounts.bind_enterprise(session, username="enterprise", uscc=first[0])
+    expires = datetime.now(UTC) + timedelta(days=365)
+    for code in first:
+        actor = Actor(user_id=None, username="demo", role=Role.ENTERPRISE, entity_uscc=code)
+        if any(c.institution_id == bank.id for c in consent.consents_of(session, actor)):
+            continue
+        consent.grant(
+            session,
+            actor=actor,
+            data=ConsentGrant(
+                institution_id=bank.id,
+                purposes=[Purpose.QUERY, Purpose.MONITORING],
+                expires_at=expires,
+                note="演示授权",
+            ),
+        )

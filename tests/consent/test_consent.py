@@ -261,3 +261,21 @@ def test_an_enterprise_the_registry_does_not_list_yet_sees_empty_pages(client, s
     assert client.get("/consents").status_code == 200
     page = client.get("/me/data")
     assert page.status_code == 200 and user.entity_uscc in page.text
+
+
+def test_the_demo_binds_its_enterprise_to_the_city_and_authorizes_the_demo_bank(session):
+    from puhui import demo
+    from puhui.accounts.models import User
+    from puhui.entities import service as entities
+    from tests.entities.factories import record
+
+    entities.upsert(session, [record(f"演示企业{i}") for i in range(3)])
+    demo.create(session)
+    demo.link_city(session)
+    demo.link_city(session)  # a second run adds nothing
+    first = entities.first_entities(session, 1)[0]
+    user = session.scalars(select(User).where(User.username == "enterprise")).one()
+    assert user.entity_uscc == first
+    consents = session.scalars(select(Consent)).all()
+    assert len(consents) >= 3 and all(c.status == "granted" for c in consents)
+    assert all(c.purposes == ["monitoring", "query"] for c in consents)

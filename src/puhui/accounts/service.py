@@ -311,6 +311,19 @@ def enterprise_contacts(session: Session, uscc: str) -> list[tuple[int, str | No
     return [(user.id, user.mobile)] if user is not None and user.is_active else []
 
 
+def bind_enterprise(session: Session, *, username: str, uscc: str) -> bool:
+    """Bind an enterprise account to another entity (the demo binds its enterprise to an
+    entity of the generated city). Returns whether anything changed."""
+    user = repository.user_by_username(session, username)
+    if user is None or user.role != Role.ENTERPRISE.value or user.entity_uscc == uscc:
+        return False
+    if repository.user_by_uscc(session, uscc) is not None:
+        return False  # another account holds that entity
+    user.entity_uscc = uscc
+    session.flush()
+    return True
+
+
 def user_mobile(session: Session, user_id: int | None) -> str | None:
     user = repository.user_by_id(session, user_id) if user_id is not None else None
     return user.mobile if user is not None and user.is_active else None

@@ -368,6 +368,15 @@ def _own_entity_id(session: Session, actor: Actor) -> int:
     return entities.ids_for(session, [actor.entity_uscc]).get(actor.entity_uscc, 0)
 
 
+def consents_of(session: Session, actor: Actor) -> list[Consent]:
+    """Every authorization of the caller's entity (or institution), newest first."""
+    flt = _scope_filter(session, actor)
+    query = repository.consents_query(
+        entity_id=flt.get("entity_id"), institution_id=flt.get("institution_id")
+    )
+    return list(session.scalars(query))
+
+
 def _scope_filter(session: Session, actor: Actor) -> dict[str, int]:
     if actor.role is Role.ENTERPRISE:
         return {"entity_id": _own_entity_id(session, actor)}

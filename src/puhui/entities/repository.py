@@ -114,3 +114,7 @@ def stream_key_rows(session: Session, chunk: int = 200_000) -> Iterator[Sequence
 
 def touch(session: Session, entity_id: int) -> None:
     session.execute(update(Entity).where(Entity.id == entity_id).values(status=Entity.status))
+
+
+def first_usccs(session: Session, n: int) -> list[str]:
+    return list(session.scalars(select(Entity.uscc).order_by(Entity.id).limit(n)))

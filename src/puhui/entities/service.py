@@ -47,6 +47,7 @@ __all__ = [
     "briefs",
     "by_id",
     "division_of",
+    "first_entities",
     "get_public",
     "ids_for",
     "is_valid",
@@ -163,6 +164,11 @@ def search_entities(session: Session, *, q: str, params: PageParams) -> Page[Ent
 def by_id(session: Session, entity_id: int) -> Entity | None:
     found = repository.by_ids(session, [entity_id])
     return found[0] if found else None
+
+
+def first_entities(session: Session, n: int) -> list[str]:
+    """The USCCs of the first ``n`` registered entities (by registry id)."""
+    return repository.first_usccs(session, n)
 
 
 def briefs(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
