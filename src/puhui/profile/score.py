@@ -1,7 +1,7 @@
 """The business-health score (经营好不好): a transparent 0-100 score and an A-E grade for
 every entity, computed from the latest-value snapshot.
 
-Method (docs/decisions/0007-business-health-score.md gives the reasoning):
+Method (docs/decisions/0007-consent-profile-and-score.md gives the reasoning):
 
 Eight components, each a sub-score from 0 to 100 read off one or a few indicators, and a
 fixed weight:
