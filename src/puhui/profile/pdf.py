@@ -163,7 +163,7 @@ def render(report: CreditReport, gettext: Callable[[str], str]) -> bytes:
             continue
         rows = [[_(N_("Indicator")), _(N_("Value")), _(N_("Period")), _(N_("Source"))]]
         for v in shown:
-            unit = f" {v.unit}" if v.unit and v.value is not None else ""
+            unit = f" {v.unit_label}" if v.unit_label and v.value is not None else ""
             rows.append(
                 [
                     v.name,

@@ -41,7 +41,8 @@ class SourceRef(BaseModel):
 class IndicatorValue(BaseModel):
     code: str
     name: str
-    unit: str
+    unit: str  # the catalog's unit code
+    unit_label: str  # the unit in the reader's language
     value_type: str
     value: Value
     period: int | None  # YYYYMM of the value
@@ -67,6 +68,7 @@ class Trend(BaseModel):
     code: str
     name: str
     unit: str
+    unit_label: str
     category: str
     periods: list[int]
     values: list[float | None]

@@ -67,6 +67,16 @@ SHAPES = {
     "BAS_LEGAL_REP_ID": "id_number",
     "BAS_CONTACT_MOBILE": "mobile",
 }
+UNIT_LABELS = {
+    "yuan": N_("yuan"),
+    "year": N_("years"),
+    "points": N_("points"),
+    "m2": N_("m²"),
+    "m3": N_("m³"),
+    "yuan_per_mu": N_("yuan/mu"),
+    "count": "",
+    "ratio": "",
+}
 COMPONENT_NAMES = {
     "tax_trend": N_("Tax paid: year-on-year trend"),
     "sales_trend": N_("Invoiced sales: year-on-year trend"),
@@ -161,6 +171,12 @@ class Reading:
     scope: consent.ReadScope
     profile: Profile
     record_id: int
+
+
+def unit_label(unit: str, locale: str) -> str:
+    """How a catalog unit reads next to a value (counts and ratios need no word)."""
+    label = UNIT_LABELS.get(unit, unit)
+    return gettext(locale, label) if label else ""
 
 
 def _typed(  # noqa: PLR0911 - one return per value type
@@ -295,6 +311,7 @@ def _assemble(
                     code=meta.code,
                     name=meta.name(locale),
                     unit=meta.unit,
+                    unit_label=unit_label(meta.unit, locale),
                     value_type=meta.value_type,
                     value=value,
                     period=int(rec["period"]),
@@ -397,6 +414,7 @@ def _trends(
                 code=meta.code,
                 name=meta.name(locale),
                 unit=meta.unit,
+                unit_label=unit_label(meta.unit, locale),
                 category=meta.category,
                 periods=[p for p, _, _ in points],
                 values=[_number(_typed(meta, n, t)) for _, n, t in points],

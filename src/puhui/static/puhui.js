@@ -30,7 +30,7 @@ function drawTrends() {
       chart.setOption({
         tooltip: { trigger: "axis" },
         xAxis: { type: "category", data: t.periods.map(String) },
-        yAxis: { type: "value", name: t.unit || "" },
+        yAxis: { type: "value", name: t.unit_label || "" },
         series: [{ type: "line", name: t.name, data: t.values }]
       }, true);
     }
