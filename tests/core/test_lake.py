@@ -427,6 +427,27 @@ class TestCompaction:
         assert lake.committed_version(2) == 2  # the batch ids survive compaction
         assert lake.history(1_500, version=version).equals(histories[1_500])
 
+    def test_compaction_in_small_entity_ranges_gives_the_same_table(self, lake: Lake) -> None:
+        rng = np.random.default_rng(5)
+        for batch_id, periods in enumerate([[202401, 202402], [202402], [202403]], start=1):
+            lake.append_batch(
+                batch(rng, rows=15_000, entities=2_000, indicators=8, periods=periods), batch_id
+            )
+        rows = all_rows(lake)
+        histories = {e: lake.history(e) for e in (0, 999, 1_999)}
+        report = lake.compact(chunk_rows=997)  # ~45 ranges streamed into one commit
+        assert report[2024]["rows"] == rows.height
+        assert all_rows(lake).equals(rows)
+        assert all(lake.history(e).equals(h) for e, h in histories.items())
+        files = lake._state.files
+        assert snapshot_sorted(files)
+        assert lake.compact() == {}
+
+
+def snapshot_sorted(files: pl.DataFrame) -> bool:
+    ordered = files.sort("e_lo")
+    return bool((ordered["e_lo"].slice(1) > ordered["e_hi"].slice(0, files.height - 1)).all())
+
 
 class TestTimeTravel:
     def test_a_version_shows_the_values_of_its_time(self, lake: Lake) -> None:
