@@ -439,14 +439,14 @@ class TestCompaction:
         assert report[2024]["rows"] == rows.height
         assert all_rows(lake).equals(rows)
         assert all(lake.history(e).equals(h) for e, h in histories.items())
-        files = lake._state.files
-        assert snapshot_sorted(files)
-        assert lake.compact() == {}
+        assert lake.compact() == {}  # one sorted run now
 
+    def test_a_run_cut_into_files_by_size_counts_as_sorted(self) -> None:
+        from puhui.core.lake import _disjoint
 
-def snapshot_sorted(files: pl.DataFrame) -> bool:
-    ordered = files.sort("e_lo")
-    return bool((ordered["e_lo"].slice(1) > ordered["e_hi"].slice(0, files.height - 1)).all())
+        run = pl.DataFrame({"e_lo": [0, 100, 100, 250], "e_hi": [100, 100, 250, 300]})
+        assert _disjoint(run)
+        assert not _disjoint(pl.DataFrame({"e_lo": [0, 50], "e_hi": [100, 150]}))
 
 
 class TestTimeTravel:

@@ -895,11 +895,13 @@ def _app_id(batch_id: int) -> str:
 
 
 def _disjoint(files: pl.DataFrame) -> bool:
-    """True when the files are one sorted run: their entity ranges do not overlap."""
+    """True when the files are one sorted run: in entity order, each starts at or after
+    the entity the one before ends with (a run cut into files by size may split one
+    entity's rows between two neighbours)."""
     if files.height <= 1:
         return True
-    ordered = files.sort("e_lo")
-    return bool((ordered["e_lo"].slice(1) > ordered["e_hi"].slice(0, files.height - 1)).all())
+    ordered = files.sort(["e_lo", "e_hi"])
+    return bool((ordered["e_lo"].slice(1) >= ordered["e_hi"].slice(0, files.height - 1)).all())
 
 
 _LATEST_COLUMNS = ("entity_id", "indicator_id", "period", "value_num", "value_text", "batch_id")
