@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(6, ge=1, description="Attempts before a job is dead.")
     argon2_time_cost: int = Field(3, ge=1, description="Argon2id passes for password hashes.")
     argon2_memory_kib: int = Field(65536, ge=8, description="Argon2id memory for password hashes.")
+    lake_footer_cache_row_groups: int = Field(
+        16_384,
+        ge=0,
+        description=(
+            "Parsed Parquet footers a serving process keeps, in row groups (~4.5 KB each). "
+            "Cover the whole lake (the full city compacted: ~137 000) to halve profile reads."
+        ),
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 

@@ -156,7 +156,9 @@ def _lake(settings: Settings) -> Lake:
     with _lock:
         lake = _lakes.get(path)
         if lake is None:
-            lake = _lakes[path] = Lake(path)
+            lake = _lakes[path] = Lake(
+                path, footer_cache_row_groups=settings.lake_footer_cache_row_groups
+            )
     return lake
 
 
