@@ -237,14 +237,15 @@ class TestCli:
 
 
 class TestIngestCommand:
-    def _registry(self, tmp_path):
+    def _registry(
+        self, tmp_path, code: str = "9144030071526726XG", name: str = "宁波命令行测试有限公司"
+    ):
         from puhui.ingest.readers import REGISTRY_COLUMNS
 
-        code = "9144030071526726XG"
-        path = tmp_path / "registry.csv"
+        path = tmp_path / f"registry-{code}.csv"
         row = [
             code.replace("4403", "3302", 1),
-            "宁波命令行测试有限公司",
+            name,
             "enterprise",
             "330212",
             "C",
@@ -282,11 +283,18 @@ class TestIngestCommand:
         assert r.exit_code == 0 and "nothing changed" in r.output
 
     def test_lake_compact_sorts_the_years_once(self, cli_db, tmp_path):
-        registry, code = self._registry(tmp_path)
-        assert run("ingest", str(registry), "--source", "SAMR").exit_code == 0
+        codes = []
+        for code, name in (("9144030071526726XG", "甲"), ("9144030071526727XG", "乙")):
+            registry, made = self._registry(tmp_path, code, name)
+            assert run("ingest", str(registry), "--source", "SAMR").exit_code == 0
+            codes.append(made)
+        # two batches over the same two entities: their files overlap
         for n, period in enumerate(("2025-09", "2025-10")):
             data = tmp_path / f"tax{n}.csv"
-            data.write_text(f"uscc,indicator,period,value\n{code},OPR_TAX_TOTAL_12M,{period},{n}\n")
+            data.write_text(
+                "uscc,indicator,period,value\n"
+                + "".join(f"{c},OPR_TAX_TOTAL_12M,{period},{n}\n" for c in codes)
+            )
             assert run("ingest", str(data), "--source", "TAX").exit_code == 0
         r = run("lake", "compact")
         assert r.exit_code == 0, r.output
