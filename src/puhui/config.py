@@ -55,11 +55,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1, description="Argon2id passes for password hashes.")
     argon2_memory_kib: int = Field(65536, ge=8, description="Argon2id memory for password hashes.")
     lake_footer_cache_row_groups: int = Field(
-        16_384,
+        150_000,
         ge=0,
         description=(
-            "Parsed Parquet footers a serving process keeps, in row groups (~4.5 KB each). "
-            "Cover the whole lake (the full city compacted: ~137 000) to halve profile reads."
+            "Parsed Parquet footers a serving process keeps for profile reads, in row groups "
+            "(~4.5 KB each): the full city's compacted lake has ~137 000 (~600 MB)."
         ),
     )
     log_level: str = Field("INFO", description="Python logging level.")
