@@ -118,7 +118,7 @@ class TestGrantAndRead:
 
 
 class TestRefusals:
-    def _refused(self, city, who: str, reason: str, **params) -> None:
+    def assert_refused(self, city, who: str, reason: str, **params) -> None:
         before = len(_denials(city))
         r = _profile(city, who, **params)
         assert r.status_code == 403, r.text
@@ -128,7 +128,7 @@ class TestRefusals:
         assert denials[-1]["code"] == "consent_required" and denials[-1]["reason"] == reason
 
     def test_no_authorization(self, city):
-        self._refused(city, "cm_a", "none")
+        self.assert_refused(city, "cm_a", "none")
 
     def test_expired(self, city):
         with city.factory.begin() as s:
@@ -143,34 +143,34 @@ class TestRefusals:
                     status="granted",
                 )
             )
-        self._refused(city, "cm_a", "expired")
+        self.assert_refused(city, "cm_a", "expired")
 
     def test_revoked(self, city):
         consent = _grant(city)
         assert _profile(city, "cm_a").status_code == 200
         r = city.client.post(f"/api/v1/consents/{consent['id']}/revoke", headers=city.h("ent_a"))
         assert r.status_code == 200 and r.json()["state"] == "revoked"
-        self._refused(city, "cm_a", "revoked")
+        self.assert_refused(city, "cm_a", "revoked")
 
     def test_another_institutions_authorization(self, city):
         _grant(city, bank="a")
-        self._refused(city, "cm_b", "none")
+        self.assert_refused(city, "cm_b", "none")
 
     def test_wrong_purpose(self, city):
         _grant(city, purposes=["monitoring"])
-        self._refused(city, "cm_a", "wrong_purpose")
+        self.assert_refused(city, "cm_a", "wrong_purpose")
 
     def test_out_of_scope(self, city):
         _grant(city, categories=["basic", "operating"])
         assert _profile(city, "cm_a", categories="operating").status_code == 200
-        self._refused(city, "cm_a", "out_of_scope", categories="negative")
+        self.assert_refused(city, "cm_a", "out_of_scope", categories="negative")
         # without naming categories the bank gets what is covered and sees what is withheld
         body = _profile(city, "cm_a").json()
         assert [b["category"] for b in body["categories"]] == ["basic", "operating"]
         assert "negative" in body["withheld"] and body["negative_records"] == []
 
     def test_another_enterprise(self, city):
-        self._refused(city, "ent_b", "not_own")
+        self.assert_refused(city, "ent_b", "not_own")
 
     def test_roles_without_profile_access_are_refused(self, city):
         for who in ("regulator", "operator", "admin_a"):

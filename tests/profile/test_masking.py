@@ -22,6 +22,7 @@ class _Entity:
         self.district, self.industry_section, self.industry_division = "330203", "C", "34"
         self.registered_capital = self.established = None
         self.status, self.legal_rep_name, self.legal_rep_id = "active", "张三丰", rep_id
+        self.uscc_check_ok = True
 
 
 @settings(

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from puhui.consent.schemas import CATEGORIES
 from puhui.core.errors import field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.policy import Action, Actor
@@ -16,15 +17,6 @@ from puhui.profile.schemas import CreditReport, Profile, ReportCheck
 
 router = APIRouter(prefix="/api/v1", route_class=TxRoute, tags=["profile"])
 Uscc = Annotated[str, Path(max_length=40, description="Unified social credit code")]
-CATEGORIES = (
-    "basic",
-    "property",
-    "financial",
-    "operating",
-    "positive",
-    "negative",
-    "credit_evaluation",
-)
 
 
 def parse_categories(raw: str | None) -> list[str] | None:

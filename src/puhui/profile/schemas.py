@@ -4,25 +4,17 @@ schemas holds a personal value the caller may not read."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
+from puhui.entities.schemas import EntityPublic
+
 Value = bool | int | float | str | None
 
 
-class PublicFacts(BaseModel):
-    uscc: str
-    name: str
-    kind: str
-    district: str
-    industry_section: str | None
-    industry_division: str | None
-    registered_capital: Decimal | None
-    established: date | None
-    status: str
+PublicFacts = EntityPublic  # the registry's public facts, as GET /api/v1/entities/{uscc}
 
 
 class LegalRepresentative(BaseModel):

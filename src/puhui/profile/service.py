@@ -350,17 +350,7 @@ def _assemble(
 
 
 def _facts(entity: Any) -> PublicFacts:
-    return PublicFacts(
-        uscc=entity.uscc,
-        name=entity.name,
-        kind=entity.kind,
-        district=entity.district,
-        industry_section=entity.industry_section,
-        industry_division=entity.industry_division,
-        registered_capital=entity.registered_capital,
-        established=entity.established,
-        status=entity.status,
-    )
+    return PublicFacts.model_validate(entity)
 
 
 def _legal_rep(entity: Any, scope: consent.ReadScope, revealed: bool) -> LegalRepresentative | None:
