@@ -270,7 +270,7 @@ def demo(
         raise fail("the demo runs only with PUHUI_ENV=development (it uses well-known passwords)")
     initialise()
     with session_scope() as session:
-        logins = demo_data.create(session)
+        demo_data.create(session)
         demo_data.bind_demo_sources(session)
     if entities > 0:
         from rich.progress import (
@@ -307,6 +307,8 @@ def demo(
             f"demo city: {entities} entities, {files} files, {accepted} values in the lake "
             f"({time.perf_counter() - started:.0f} s)"
         )
+    with session_scope() as session:
+        logins = demo_data.login_rows(session)
     table = Table(title="Demo log-ins (password for all: " + demo_data.DEMO_PASSWORD + ")")
     for column in ("username", "role", "institution / entity"):
         table.add_column(column)

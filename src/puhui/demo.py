@@ -77,6 +77,16 @@ def create(session: Session) -> list[tuple[str, str, str]]:
     return rows
 
 
+def login_rows(session: Session) -> list[tuple[str, str, str]]:
+    """(username, role, institution or USCC) of every demo user as they are now (the
+    enterprise is bound to a city entity once a city is loaded)."""
+    rows = []
+    for username, _display, role, inst_name, _mobile in USERS:
+        uscc = accounts.entity_of(session, username) if role is Role.ENTERPRISE else None
+        rows.append((username, role.value, inst_name or uscc or DEMO_ENTERPRISE_USCC))
+    return rows
+
+
 def bind_demo_sources(session: Session) -> None:
     """The demo tax department's stewards push and see the TAX source's batches."""
     from puhui.ingest import service as ingest

@@ -324,6 +324,11 @@ def bind_enterprise(session: Session, *, username: str, uscc: str) -> bool:
     return True
 
 
+def entity_of(session: Session, username: str) -> str | None:
+    user = repository.user_by_username(session, username)
+    return user.entity_uscc if user is not None else None
+
+
 def user_mobile(session: Session, user_id: int | None) -> str | None:
     user = repository.user_by_id(session, user_id) if user_id is not None else None
     return user.mobile if user is not None and user.is_active else None
