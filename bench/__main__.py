@@ -18,6 +18,7 @@ from bench import (
     ingest_city,
     jobs_outbox,
     lake_snapshot,
+    matching,
     profile_query,
 )
 
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "lake": lake_snapshot.run,
     "ingest": ingest_city.run,
     "profile": profile_query.run,
+    "matching": matching.run,
 }
 
 

@@ -33,13 +33,22 @@ class TestRedaction:
         assert data["message"] == "sent to 138****5678" and data["level"] == "info"
 
     def test_log_channel_masks_the_recipient(self, caplog):
-        from puhui.notifications.channels import LogGateway
+        from puhui.notifications.channels import Envelope, LogGateway
 
-        logger = logging.getLogger("puhui.sms")
+        logger = logging.getLogger("puhui.notifications")
         logger.addFilter(RedactingFilter())
         try:
-            with caplog.at_level(logging.INFO, logger="puhui.sms"):
-                LogGateway().send(message_id=1, recipient=MOBILE, body="code 123456")
+            with caplog.at_level(logging.INFO, logger="puhui.notifications"):
+                LogGateway().send(
+                    Envelope(
+                        message_id=1,
+                        reference="m1",
+                        channel="sms",
+                        recipient=MOBILE,
+                        subject="",
+                        body="code 123456",
+                    )
+                )
         finally:
             logger.filters.clear()
         assert MOBILE not in caplog.text and "123456" in caplog.text

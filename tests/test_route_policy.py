@@ -32,6 +32,7 @@ from puhui.core.web import CSRF_FIELD, Policy, TxRoute
 from puhui.entities import service as entities_service
 from puhui.ingest import service as ingest_service
 from puhui.ingest.models import Batch, DataSource
+from puhui.matching.models import Callback, Claim, Demand, LoanCode, Product
 from tests import factories
 from tests.entities.factories import record
 
@@ -47,6 +48,20 @@ OBJECT_PARAMS = {
     "upload_id": "upload",
     "consent_id": "consent",
     "uscc": "uscc",
+    "product_id": "product",
+    "code_id": "loan_code",
+    "demand_id": "demand",
+    "callback_id": "callback",
+}
+# Ids of objects that live inside another (a claim inside its demand): the route names
+# the outer object; the path gets the inner object of the same world.
+INNER_PARAMS = {"claim_id": "claim"}
+# Other path parameters, and bodies valid enough to reach the object check.
+PATH_VALUES = {"fmt": "svg"}
+BODIES = {
+    "/api/v1/demands/{demand_id}/cancel": {"reason": "不再需要"},
+    "/api/v1/demands/{demand_id}/claims/{claim_id}/events": {"to": "contacted"},
+    "/api/v1/demands/{demand_id}/claims/{claim_id}/rating": {"rating": 5},
 }
 
 
@@ -99,6 +114,8 @@ class TestDeclarations:
             params = re.findall(r"{(\w+)}", route.path)
             (policy,) = _policies(route.dependant)
             for param in params:
+                if param in INNER_PARAMS or policy.action is None:
+                    continue  # public routes show public objects (a published product)
                 if param.endswith("_id") and policy.obj != OBJECT_PARAMS.get(param):
                     bad.append(f"{method} {route.path}: {param} -> obj={policy.obj!r}")
         assert not bad
@@ -214,6 +231,9 @@ def world(session) -> World:
         session.add(consent)
         session.flush()
         consents.append(consent.id)
+    matching = _matching_objects(
+        session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other.uscc
+    )
     return World(
         home=home,
         objects={
@@ -225,6 +245,7 @@ def world(session) -> World:
             "upload": uploads[source.id],
             "consent": consents[1],
             "uscc": own_uscc,
+            **matching["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -235,8 +256,83 @@ def world(session) -> World:
             "upload": uploads[other_source.id],
             "consent": consents[2],
             "uscc": other.uscc,
+            **matching["foreign"],
         },
     )
+
+
+def _matching_objects(
+    session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other_uscc
+):
+    """A product, a loan code, a demand with a claim and a callback of bank A (on the
+    home enterprise's demand) and the same of bank B (on another entity's demand
+    directed to bank B, which bank A cannot see)."""
+    now = utcnow()
+    out: dict[str, dict[str, Any]] = {"own": {}, "foreign": {}}
+    for side, bank, manager, uscc, ent_user in (
+        ("own", bank_a, own_user, own_uscc, home[Role.ENTERPRISE].id),
+        ("foreign", bank_b, other_user, other_uscc, None),
+    ):
+        product = Product(
+            institution_id=bank.id,
+            name="经营贷",
+            amount_min_fen=100_00,
+            amount_max_fen=1_000_000_00,
+            term_min_months=1,
+            term_max_months=36,
+            rate_min_bp=300,
+            rate_max_bp=600,
+            guarantee_types=["credit"],
+            entity_kinds=[],
+            industries=[],
+            districts=[],
+            documents=[],
+        )
+        session.add(product)
+        session.flush()
+        code = LoanCode(code=f"code{side}", target="institution", institution_id=bank.id)
+        session.add(code)
+        demand = Demand(
+            entity_id=ids[uscc],
+            user_id=ent_user,
+            channel="product" if side == "foreign" else "registered",
+            amount_fen=500_000_00,
+            term_months=12,
+            purpose="流动资金",
+            guarantee_type="credit",
+            contact_name="张三",
+            contact_mobile="13800000000",
+            target_institution_id=bank.id if side == "foreign" else None,
+            product_id=product.id if side == "foreign" else None,
+            entity_kind="enterprise",
+            district="330212",
+            status="open",
+            active_claims=1,
+            expires_at=now + timedelta(days=30),
+        )
+        session.add(demand)
+        session.flush()
+        claim = Claim(
+            demand_id=demand.id,
+            institution_id=bank.id,
+            user_id=manager.id,
+            status="claimed",
+            contact_due_at=now + timedelta(days=1),
+            outcome_due_at=now + timedelta(days=7),
+        )
+        session.add(claim)
+        session.flush()
+        callback = Callback(demand_id=demand.id, reason="sampled", status="queued")
+        session.add(callback)
+        session.flush()
+        out[side] = {
+            "product": product.id,
+            "loan_code": code.id,
+            "demand": demand.id,
+            "claim": claim.id,
+            "callback": callback.id,
+        }
+    return out
 
 
 def _session_token(session, user: User, kind: str) -> str:
@@ -260,7 +356,8 @@ def _session_token(session, user: User, kind: str) -> str:
 def _call(client, session, method: str, route: Any, ids: dict[str, Any], user: User | None):
     path = route.path
     for param in re.findall(r"{(\w+)}", path):
-        value = ids.get(OBJECT_PARAMS.get(param, ""), "zh_CN")
+        kind = INNER_PARAMS.get(param) or OBJECT_PARAMS.get(param, "")
+        value = ids.get(kind, PATH_VALUES.get(param, "zh_CN"))
         path = path.replace("{" + param + "}", str(value))
     client.cookies.clear()
     headers: dict[str, str] = {}
@@ -281,7 +378,8 @@ def _call(client, session, method: str, route: Any, ids: dict[str, Any], user: U
         data = {CSRF_FIELD: _csrf(client.app, seed)}
         del csrf_token_for
     if method in {"POST", "PUT", "PATCH"} and is_api:
-        return client.request(method, path, headers=headers, json={}, follow_redirects=False)
+        body = BODIES.get(route.path, {})
+        return client.request(method, path, headers=headers, json=body, follow_redirects=False)
     return client.request(method, path, headers=headers, data=data, follow_redirects=False)
 
 
@@ -399,3 +497,6 @@ class TestOtherInstitutionsObjects:
         assert session.get(ApiKey, world.foreign["api_key"]).revoked_at is None
         assert session.get(Institution, world.foreign["institution"]).is_active
         assert session.get(Consent, world.foreign["consent"]).status == GRANTED
+        assert session.get(Product, world.foreign["product"]).is_active
+        assert session.get(Claim, world.foreign["claim"]).status == "claimed"
+        assert session.get(Demand, world.foreign["demand"]).status == "open"

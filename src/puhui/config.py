@@ -6,6 +6,7 @@ well-known development secret, so a demo key can never reach production by accid
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,74 @@ class Settings(BaseSettings):
             "(~4.5 KB each): the full city's compacted lake has ~137 000 (~600 MB)."
         ),
     )
+    matching_contact_working_days: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Working days a bank has to contact an enterprise after a claim.",
+    )
+    matching_outcome_days: int = Field(
+        7, ge=1, le=90, description="Days a bank has to reach an outcome after a claim."
+    )
+    matching_remind_hours: int = Field(
+        4, ge=1, le=72, description="Hours before a claim deadline both sides are reminded."
+    )
+    matching_demand_days: int = Field(
+        30, ge=1, le=365, description="Days an unserved demand stays open in the pool."
+    )
+    matching_holidays: list[date] = Field(
+        default_factory=list,
+        description="Public holidays skipped by working-day deadlines (JSON list of dates).",
+    )
+    wechat_token: str | None = Field(
+        None,
+        description=(
+            "The token set in the WeChat official account's server configuration; "
+            "inbound messages are refused without it."
+        ),
+    )
+    sms_gateway: Literal["log", "smpp"] = Field(
+        "log", description="SMS gateway: `log` (development console) or `smpp` (SMPP 3.4)."
+    )
+    smpp_host: str = Field("127.0.0.1", description="SMSC host of the SMPP gateway.")
+    smpp_port: int = Field(2775, ge=1, le=65535, description="SMSC port of the SMPP gateway.")
+    smpp_system_id: str = Field("", max_length=15, description="SMPP bind system_id.")
+    smpp_password: str = Field("", max_length=8, description="SMPP bind password.")
+    smpp_system_type: str = Field("", max_length=12, description="SMPP bind system_type.")
+    smpp_source_addr: str = Field(
+        "", max_length=20, description="Sender address (short code or alphanumeric name)."
+    )
+    smpp_source_ton: int = Field(0, ge=0, le=6, description="TON of the sender address.")
+    smpp_source_npi: int = Field(0, ge=0, le=18, description="NPI of the sender address.")
+    smpp_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Wait for one SMPP response (bind, submit_sm)."
+    )
+    smpp_receipt_wait_seconds: float = Field(
+        2.0, ge=0, le=30, description="How long a receipt collection listens when idle."
+    )
+    sms_per_number_per_hour: int = Field(
+        10, ge=1, description="SMS to one mobile number in any hour; more are deferred."
+    )
+    email_gateway: Literal["log", "smtp"] = Field(
+        "log", description="E-mail gateway: `log` (development console) or `smtp`."
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay host.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP relay port.")
+    smtp_username: str = Field("", description="SMTP user (empty: no AUTH).")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="SMTP transport security: none, STARTTLS, or implicit TLS."
+    )
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=60, description="SMTP socket timeout.")
+    mail_from: str = Field("puhui@localhost", description="From address of e-mail notifications.")
+    notification_max_attempts: int = Field(
+        5, ge=1, description="Tries of one message on a failing gateway before it is dead."
+    )
+    notification_lease_seconds: int = Field(
+        120,
+        ge=5,
+        description="A message being handed to a gateway longer than this is checked again.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 
@@ -75,6 +144,17 @@ class Settings(BaseSettings):
         if self.env != "test" and (self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2):
             raise ValueError(
                 "Argon2 parameters below the OWASP minimum (19 MiB, 2 passes) are for tests only"
+            )
+        if self.sms_gateway == "smpp" and not (self.smpp_system_id and self.smpp_source_addr):
+            raise ValueError(
+                "PUHUI_SMS_GATEWAY=smpp needs PUHUI_SMPP_SYSTEM_ID and PUHUI_SMPP_SOURCE_ADDR"
+            )
+        slowest = max(self.smpp_timeout_seconds, self.smtp_timeout_seconds)
+        if self.notification_lease_seconds < 4 * slowest:
+            # a hand-over still running when its lease ends could be taken for a dead one
+            raise ValueError(
+                "PUHUI_NOTIFICATION_LEASE_SECONDS must be at least 4 times the slowest "
+                "gateway timeout (PUHUI_SMPP_TIMEOUT_SECONDS, PUHUI_SMTP_TIMEOUT_SECONDS)"
             )
         if len(self.secret_key) < 32:
             raise ValueError("PUHUI_SECRET_KEY must be at least 32 characters long")

@@ -177,3 +177,98 @@ def link_city(session: Session) -> None:
                 note="演示授权",
             ),
         )
+    seed_matching(session)
+
+
+def seed_matching(session: Session) -> None:
+    """Give financing matching something to show: a product of each bank, a live
+    financing event, a loan code of bank_cm, and two demands of the demo enterprise, one
+    claimed by 宁波甬城银行 and contacted. Skipped once products exist."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from puhui.core.pagination import PageParams
+    from puhui.matching import service as matching
+    from puhui.matching.schemas import (
+        ClaimStep,
+        CodeTarget,
+        DemandCreate,
+        EventCreate,
+        Guarantee,
+        LoanCodeCreate,
+        ProductCreate,
+    )
+
+    if matching.list_products(session, params=PageParams(per_page=1)).total:
+        return
+    staff: dict[str, Actor] = {}
+    for username in ("bank_admin", "bank2_admin", "bank_cm", "operator", "enterprise"):
+        actor = _actor(session, username)
+        if actor is None:
+            return
+        staff[username] = actor
+    products = []
+    for admin, name, low, high, rate in (
+        ("bank_admin", "甬城普惠信用贷", "50000", "3000000", ("3.45", "5.20")),
+        ("bank2_admin", "海曙小微快贷", "100000", "5000000", ("3.60", "6.00")),
+    ):
+        products.append(
+            matching.create_product(
+                session,
+                actor=staff[admin],
+                data=ProductCreate(
+                    name=name,
+                    description="面向小微企业和个体工商户的纯信用经营贷款，线上申请，最快当天放款。",
+                    amount_min=Decimal(low),
+                    amount_max=Decimal(high),
+                    term_min_months=6,
+                    term_max_months=36,
+                    rate_min=Decimal(rate[0]),
+                    rate_max=Decimal(rate[1]),
+                    guarantee_types=[Guarantee.CREDIT, Guarantee.GUARANTEE],
+                    online_only=True,
+                    documents=["营业执照", "法定代表人身份证", "近一年纳税证明"],
+                ),
+            )
+        )
+    now = datetime.now(UTC)
+    banks = [p.institution_id for p in products]
+    matching.create_event(
+        session,
+        actor=staff["operator"],
+        data=EventCreate(
+            name="小微企业首贷融资专场",
+            description="面向首次贷款的小微企业，参加银行承诺一个工作日内联系。",
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=30),
+            institution_ids=banks,
+            product_ids=[p.id for p in products],
+        ),
+    )
+    matching.create_loan_code(
+        session,
+        actor=staff["bank_cm"],
+        data=LoanCodeCreate(target=CodeTarget.MANAGER, label="展会海报"),
+    )
+    enterprise = staff["enterprise"]
+    for amount, purpose in (("800000", "采购原材料"), ("300000", "支付工资")):
+        demand = matching.create_demand(
+            session,
+            actor=enterprise,
+            data=DemandCreate(
+                amount=Decimal(amount), term_months=12, purpose=purpose, contact_name="示范企业财务"
+            ),
+        )
+    claim = matching.claim_demand(session, actor=staff["bank_cm"], demand_id=demand.id)
+    matching.step(
+        session,
+        actor=staff["bank_cm"],
+        demand_id=demand.id,
+        claim_id=claim.id,
+        data=ClaimStep(to="contacted"),
+    )
+
+
+def _actor(session: Session, username: str) -> Actor | None:
+    """The demo user as the services see a logged-in caller."""
+    return accounts.actor_by_username(session, username)

@@ -9,7 +9,17 @@ from puhui.core.jobs import Job
 from puhui.core.orm import Base
 from puhui.entities.models import Entity, RegistryState
 from puhui.ingest.models import Batch, BatchIssue, DataSource
-from puhui.notifications.models import Message
+from puhui.matching.models import (
+    Callback,
+    Claim,
+    ClaimEvent,
+    Demand,
+    EventInstitution,
+    FinancingEvent,
+    LoanCode,
+    Product,
+)
+from puhui.notifications.models import DeliveryReceipt, Message, MessagePart
 
 __all__ = [
     "ApiKey",
@@ -18,16 +28,26 @@ __all__ = [
     "Base",
     "Batch",
     "BatchIssue",
+    "Callback",
     "CatalogVersion",
+    "Claim",
+    "ClaimEvent",
     "Consent",
     "DataSource",
+    "DeliveryReceipt",
+    "Demand",
     "Entity",
+    "EventInstitution",
+    "FinancingEvent",
     "IdempotencyRecord",
     "Indicator",
     "Institution",
     "Job",
+    "LoanCode",
     "Message",
+    "MessagePart",
     "OneTimeCode",
+    "Product",
     "QueryRecord",
     "RegistryState",
     "User",

@@ -12,6 +12,7 @@ def load_all() -> None:
     import puhui.core.idempotency
     import puhui.core.jobs
     import puhui.ingest.tasks
+    import puhui.matching.tasks
     import puhui.models
     import puhui.notifications.tasks
     import puhui.profile.tasks  # noqa: F401
@@ -30,6 +31,8 @@ def routers() -> list[APIRouter]:
     from puhui.entities import views as entities_views
     from puhui.ingest import routes as ingest_api
     from puhui.ingest import views as ingest_views
+    from puhui.matching import routes as matching_api
+    from puhui.matching import views as matching_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
@@ -45,6 +48,7 @@ def routers() -> list[APIRouter]:
         profile_api.router,
         entities_api.router,
         ingest_api.router,
+        matching_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -54,6 +58,7 @@ def routers() -> list[APIRouter]:
         profile_views.router,
         entities_views.router,
         ingest_views.router,
+        matching_views.router,
         notifications_views.router,
         operations_views.router,
     ]

@@ -276,6 +276,6 @@ def test_the_demo_binds_its_enterprise_to_the_city_and_authorizes_the_demo_bank(
     first = entities.first_entities(session, 1)[0]
     user = session.scalars(select(User).where(User.username == "enterprise")).one()
     assert user.entity_uscc == first
-    consents = session.scalars(select(Consent)).all()
+    consents = session.scalars(select(Consent).where(Consent.note == "演示授权")).all()
     assert len(consents) >= 3 and all(c.status == "granted" for c in consents)
     assert all(c.purposes == ["monitoring", "query"] for c in consents)

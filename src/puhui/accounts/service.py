@@ -69,6 +69,9 @@ from puhui.notifications import service as notifications
 
 API_KEY_PREFIX = "phk"
 REGISTRATION = "registration"
+# The password hash of an account the simple application flow created: nobody can log
+# in with it until the owner registers with the same verified mobile.
+UNCLAIMED_PASSWORD = "!unclaimed"  # noqa: S105 - a marker no password hash can equal
 CODE_RESEND_SECONDS = 60
 CODE_MAX_ATTEMPTS = 5
 REGISTRATION_SMS = N_(
@@ -92,6 +95,15 @@ def actor_for(user: User, *, session_id: str | None = None, ip: str | None = Non
         session_id=session_id,
         ip=ip,
     )
+
+
+def actor_by_username(session: Session, username: str) -> Actor | None:
+    """The actor of an active user, as if logged in (demo seeding, CLI tasks)."""
+    user = repository.user_by_username(session, username)
+    if user is None or not user.is_active:
+        return None
+    _load_institution(session, user)
+    return actor_for(user)
 
 
 def _load_institution(session: Session, user: User) -> None:
@@ -669,16 +681,32 @@ def revoke_api_key(session: Session, *, actor: Actor, key_id: int) -> ApiKey:
 def request_registration_code(
     session: Session, *, mobile: str, ip: str | None, settings: Settings | None = None
 ) -> OneTimeCode:
-    """Send a one-time code to ``mobile`` through the outbox (at most one a minute)."""
+    """Send a registration code to ``mobile`` through the outbox (at most one a minute)."""
+    return request_mobile_code(
+        session, mobile=mobile, purpose=REGISTRATION, ip=ip, settings=settings
+    )
+
+
+def request_mobile_code(
+    session: Session,
+    *,
+    mobile: str,
+    purpose: str,
+    ip: str | None,
+    message: str = REGISTRATION_SMS,
+    settings: Settings | None = None,
+) -> OneTimeCode:
+    """Send a one-time code for ``purpose`` to ``mobile`` (at most one a minute).
+    ``message`` is a msgid with ``{code}`` and ``{minutes}``."""
     settings = settings or get_settings()
     now = utcnow()
     recipient = keyed_digest(settings.secret_key, f"mobile:{mobile}")
-    last = repository.latest_code(session, recipient_digest=recipient, purpose=REGISTRATION)
+    last = repository.latest_code(session, recipient_digest=recipient, purpose=purpose)
     if last is not None and now - last.created_at < timedelta(seconds=CODE_RESEND_SECONDS):
         raise CodeTooSoon()
     code = new_numeric_code()
     otp = OneTimeCode(
-        purpose=REGISTRATION,
+        purpose=purpose,
         recipient_digest=recipient,
         code_digest=keyed_digest(settings.secret_key, f"code:{code}"),
         expires_at=now + timedelta(minutes=settings.otp_ttl_minutes),
@@ -689,15 +717,13 @@ def request_registration_code(
     notifications.send_sms(
         session,
         recipient=mobile,
-        purpose=REGISTRATION,
-        body=gettext(
-            settings.default_locale, REGISTRATION_SMS, code=code, minutes=settings.otp_ttl_minutes
-        ),
+        purpose=purpose,
+        body=gettext(settings.default_locale, message, code=code, minutes=settings.otp_ttl_minutes),
     )
     audit.record(
         session,
         actor=None,
-        action="auth.registration_code",
+        action="auth.registration_code" if purpose == REGISTRATION else f"auth.code.{purpose}",
         outcome="ok",
         ip=ip,
         target_type="one_time_code",
@@ -707,10 +733,12 @@ def request_registration_code(
     return otp
 
 
-def _consume_code(session: Session, *, mobile: str, code: str, settings: Settings) -> None:
+def _consume_code(
+    session: Session, *, mobile: str, code: str, settings: Settings, purpose: str = REGISTRATION
+) -> None:
     now = utcnow()
     recipient = keyed_digest(settings.secret_key, f"mobile:{mobile}")
-    otp = repository.latest_code(session, recipient_digest=recipient, purpose=REGISTRATION)
+    otp = repository.latest_code(session, recipient_digest=recipient, purpose=purpose)
     if (
         otp is None
         or otp.consumed_at is not None
@@ -724,6 +752,61 @@ def _consume_code(session: Session, *, mobile: str, code: str, settings: Setting
         raise InvalidCode(details=[{"field": "code", "message": InvalidCode.default_message}])
     otp.consumed_at = now
     session.flush()
+
+
+def consume_mobile_code(
+    session: Session, *, mobile: str, code: str, purpose: str, settings: Settings | None = None
+) -> None:
+    """Check a one-time code sent by :func:`request_mobile_code` and use it up. A wrong
+    code raises :class:`InvalidCode` after counting the attempt (five burn the code), so
+    callers must let the count commit."""
+    _consume_code(
+        session, mobile=mobile, code=code, settings=settings or get_settings(), purpose=purpose
+    )
+
+
+def enterprise_account_for(
+    session: Session, *, uscc: str, mobile: str, ip: str | None
+) -> tuple[int, bool]:
+    """The enterprise account of entity ``uscc`` for someone who has just proved
+    ``mobile``: the existing account, or a new one without a password that the owner
+    completes by registering with the same mobile. Returns (user id, created)."""
+    user = repository.user_by_uscc(session, uscc)
+    if user is not None:
+        return user.id, False
+    username = f"e{uscc}".lower()
+    user = User(
+        username=username,
+        display_name=uscc,
+        password_hash=UNCLAIMED_PASSWORD,
+        role=Role.ENTERPRISE.value,
+        institution_id=None,
+        entity_uscc=uscc,
+        mobile=mobile,
+        is_active=True,
+        failed_logins=0,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=None,
+        action="user.create_unclaimed",
+        ip=ip,
+        target_type="user",
+        target_id=user.id,
+        details={"uscc": uscc},
+    )
+    return user.id, True
+
+
+def user_names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Display names (or user names) of these users."""
+    return {
+        u.id: u.display_name or u.username
+        for u in (repository.user_by_id(session, i) for i in sorted(ids))
+        if u is not None
+    }
 
 
 def register_enterprise(
@@ -744,7 +827,13 @@ def register_enterprise(
         uscc = entities.validate(data.uscc)
     except entities.InvalidUSCC as exc:
         raise field_error("uscc", exc.reason, **exc.params) from exc
-    if repository.user_by_uscc(session, uscc) is not None:
+    existing = repository.user_by_uscc(session, uscc)
+    unclaimed = (
+        existing is not None
+        and existing.password_hash == UNCLAIMED_PASSWORD
+        and existing.mobile == data.mobile
+    )
+    if existing is not None and not unclaimed:
         raise Conflict(
             "This entity already has an account.",
             details=[{"field": "uscc", "message": "This entity already has an account."}],
@@ -762,6 +851,22 @@ def register_enterprise(
         )
     _check_password(data.password)
     _consume_code(session, mobile=data.mobile, code=data.code, settings=settings)
+    if unclaimed and existing is not None:
+        # The simple application flow made this account; its owner now completes it.
+        existing.username = data.username
+        existing.display_name = data.display_name or data.username
+        existing.password_hash = hash_password(data.password)
+        existing.password_changed_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor=actor_for(existing, ip=ip),
+            action="user.register",
+            target_type="user",
+            target_id=existing.id,
+            details={"uscc": uscc, "completed": True},
+        )
+        return existing
     user = User(
         username=data.username,
         display_name=data.display_name or data.username,

@@ -343,7 +343,62 @@ def revoke(session: Session, *, actor: Actor, consent_id: int) -> Consent:
     return consent
 
 
-def _audit(session: Session, actor: Actor, action: str, consent: Consent) -> None:
+def grant_with_demand(
+    session: Session,
+    *,
+    actor: Actor | None,
+    entity_id: int,
+    institution_id: int,
+    expires_at: datetime,
+    note: str,
+) -> int:
+    """The ``query`` authorization an enterprise gives by raising a financing demand,
+    for the institution that claims it (all categories, until ``expires_at``). Returns
+    its id; :func:`end_demand_grant` withdraws it when the claim ends unserved."""
+    now = utcnow()
+    consent = Consent(
+        entity_id=entity_id,
+        institution_id=institution_id,
+        purposes=[Purpose.QUERY.value],
+        categories=list(CATEGORIES),
+        starts_at=now,
+        expires_at=expires_at,
+        status=GRANTED,
+        note=note[:300],
+        decided_at=now,
+    )
+    session.add(consent)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="consent.grant_with_demand",
+        target_type="consent",
+        target_id=consent.id,
+        details={
+            "entity_id": entity_id,
+            "institution_id": institution_id,
+            "purposes": consent.purposes,
+            "expires_at": expires_at.isoformat(),
+            "note": consent.note,
+        },
+    )
+    return consent.id
+
+
+def end_demand_grant(session: Session, *, actor: Actor | None, consent_id: int) -> None:
+    """Withdraw an authorization :func:`grant_with_demand` made (the claim ended without
+    a loan); anything already revoked is left alone."""
+    consent = repository.consent(session, consent_id)
+    if consent is None or consent.status != GRANTED:
+        return
+    consent.status = REVOKED
+    consent.revoked_at = utcnow()
+    session.flush()
+    _audit(session, actor, "consent.end_with_demand", consent)
+
+
+def _audit(session: Session, actor: Actor | None, action: str, consent: Consent) -> None:
     audit.record(
         session,
         actor=actor,

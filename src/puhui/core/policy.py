@@ -82,6 +82,16 @@ class Action(StrEnum):
     PROFILE_READ = "profile.read"  # an entity's data beyond public facts (consent-scoped)
     QUERY_RECORDS_READ = "query_records.read"
     QUERY_STATS_READ = "query_records.stats"
+    PRODUCT_MANAGE = "product.manage"  # an institution publishes and withdraws loan products
+    EVENT_MANAGE = "event.manage"  # operators run financing events
+    LOAN_CODE_MANAGE = "loan_code.manage"
+    DEMAND_CREATE = "demand.create"  # an enterprise asks for financing
+    DEMAND_READ = "demand.read"
+    DEMAND_CLAIM = "demand.claim"  # a customer manager claims from the pool
+    DEMAND_PROGRESS = "demand.progress"  # either side moves a claim along its states
+    DEMAND_DECIDE = "demand.decide"  # the enterprise chooses a bank, rates it, withdraws
+    CALLBACK_MANAGE = "callback.manage"  # operators' satisfaction calls
+    MATCHING_STATS_READ = "matching.stats"  # the bank response league table
 
 
 ALL_ROLES = frozenset(Role)
@@ -110,6 +120,27 @@ POLICY: dict[Action, frozenset[Role]] = {
         {Role.ENTERPRISE, Role.RISK_MANAGER, Role.INSTITUTION_ADMIN, Role.REGULATOR}
     ),
     Action.QUERY_STATS_READ: frozenset({Role.REGULATOR, Role.OPERATOR}),
+    Action.PRODUCT_MANAGE: frozenset({Role.INSTITUTION_ADMIN}),
+    Action.EVENT_MANAGE: frozenset({Role.OPERATOR}),
+    Action.LOAN_CODE_MANAGE: frozenset(
+        {Role.CUSTOMER_MANAGER, Role.INSTITUTION_ADMIN, Role.OPERATOR}
+    ),
+    Action.DEMAND_CREATE: frozenset({Role.ENTERPRISE}),
+    Action.DEMAND_READ: frozenset(
+        {
+            Role.ENTERPRISE,
+            Role.CUSTOMER_MANAGER,
+            Role.RISK_MANAGER,
+            Role.INSTITUTION_ADMIN,
+            Role.OPERATOR,
+            Role.REGULATOR,
+        }
+    ),
+    Action.DEMAND_CLAIM: frozenset({Role.CUSTOMER_MANAGER}),
+    Action.DEMAND_PROGRESS: frozenset({Role.ENTERPRISE, Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.DEMAND_DECIDE: frozenset({Role.ENTERPRISE}),
+    Action.CALLBACK_MANAGE: frozenset({Role.OPERATOR}),
+    Action.MATCHING_STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
 }
 
 

@@ -280,6 +280,16 @@ def current_nav(path: str, items: list[NavItem]) -> str | None:
 
 # --- templates ------------------------------------------------------------------------
 
+ContextProcessor = Callable[[Request, Actor | None], dict[str, Any]]
+_context_processors: list[ContextProcessor] = []
+
+
+def register_context(processor: ContextProcessor) -> None:
+    """Add values to every page's context (a domain's badge in the header) without the
+    core knowing the domain. Processors must be cheap: they run on every page."""
+    if processor not in _context_processors:
+        _context_processors.append(processor)
+
 
 def format_local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
@@ -314,6 +324,8 @@ def render(
         "current_nav": current_nav(request.url.path, nav_for(actor)),
         "next_path": quote(request.url.path),
     }
+    for processor in _context_processors:
+        ctx.update(processor(request, actor))
     ctx.update(context or {})
     return templates.TemplateResponse(request, template, ctx, status_code=status_code)
 

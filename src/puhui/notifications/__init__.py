@@ -1,6 +1,6 @@
-"""Notifications: an outbox of messages delivered by jobs through channels.
+"""Notifications: an outbox of messages to the in-app inbox, SMS (SMPP 3.4) and e-mail
+(SMTP), rendered from templates in Chinese or English and delivered by jobs.
 
-This first cut has the outbox and the development ``log`` channel (it writes messages to
-the console and shows them to operators). SMS gateways, e-mail, templates and the in-app
-inbox build on the same outbox.
+Other domains use ``service`` (``notify``, ``send_sms``, ``register_template``), ``schemas``
+and ``errors`` only. The delivery guarantee is stated in ``service``'s docstring.
 """

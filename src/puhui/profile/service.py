@@ -521,6 +521,21 @@ def _snapshot_row(entity_id: int, settings: Settings) -> dict[str, Any] | None:
     return {code: view.column(code)[entity_id] for code in health.INPUTS if code in view.group_of}
 
 
+def health_grade(entity_id: int, *, settings: Settings | None = None) -> str | None:
+    """The entity's current business-health grade (A-E) from the snapshot, if scored."""
+    snap = _snapshot(settings or get_settings())
+    if snap is None:
+        return None
+    try:
+        view = snap.current()
+    except SnapshotNotFound:
+        return None
+    if entity_id >= view.n_entities or health.GRADE_CODE not in view.group_of:
+        return None
+    value = view.column(health.GRADE_CODE)[entity_id]
+    return None if value is None else str(value)
+
+
 # --- the business-health score for every entity ----------------------------------------
 
 

@@ -1,0 +1,26 @@
+"""The demo gives matching something to show, once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from puhui.matching.models import Claim, Demand, FinancingEvent, LoanCode, Product
+
+
+def test_the_demo_seeds_products_an_event_a_code_and_demands_once(session):
+    from puhui import demo
+    from puhui.entities import service as entities
+    from tests.entities.factories import record
+
+    entities.upsert(session, [record(f"演示企业{i}") for i in range(3)])
+    demo.create(session)
+    demo.link_city(session)
+    demo.link_city(session)  # a second run adds nothing
+
+    def n(model) -> int:
+        return session.scalar(select(func.count()).select_from(model))
+
+    assert (n(Product), n(FinancingEvent), n(LoanCode), n(Demand), n(Claim)) == (2, 1, 1, 2, 1)
+    claim = session.scalars(select(Claim)).one()
+    assert claim.status == "contacted" and claim.contacted_at is not None
+    assert {d.channel for d in session.scalars(select(Demand))} == {"registered"}
