@@ -6,7 +6,8 @@ under 100 concurrent clients.
   filters, 20 a page with the total. Baseline, same run: the bare indexed query of the
   newest 20 open demands (no visibility rules, no count, no reads).
 - Claims: 100 threads, each a customer manager of its own bank, claim demands at random
-  over HTTP (one uvicorn process on 127.0.0.1, bearer tokens) for a fixed time: most
+  over HTTP (``puhui serve --processes N`` on 127.0.0.1, N = the CPUs, bearer tokens) for
+  a fixed time: most
   succeed, some meet a demand their bank already holds (409). Baseline, same run: the
   same 100 threads each running one bare transaction of the same shape (update one
   demand row, insert one row) directly, through a pool of the same size.
@@ -20,6 +21,8 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -35,6 +38,7 @@ POOL_DEMANDS = int(os.environ.get("PUHUI_BENCH_POOL_DEMANDS", "100000"))
 ENTITIES = max(1000, POOL_DEMANDS // 5)
 CLIENTS = int(os.environ.get("PUHUI_BENCH_CLIENTS", "100"))
 CLAIM_SECONDS = float(os.environ.get("PUHUI_BENCH_CLAIM_SECONDS", "20"))
+PROCESSES = int(os.environ.get("PUHUI_BENCH_PROCESSES", str(os.cpu_count() or 1)))
 QUERIES = 200
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -273,25 +277,35 @@ def _token(factory: sessionmaker[Session], user_id: int) -> str:
 
 def _claims(factory: sessionmaker[Session], entity_ids: list[int], url: str) -> dict[str, Any]:
     import httpx
-    import uvicorn
-
-    from puhui.app import create_app
-    from puhui.config import get_settings
 
     banks = _institutions(factory, CLIENTS)
     demand_ids = _demands(factory, entity_ids, CLIENTS * 40, claimed_by=[banks[0][0]])
     tokens = [_token(factory, user_id) for _, user_id in banks]
-    app = create_app(get_settings(), start_worker=False)
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
+    server = subprocess.Popen(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "puhui",
+            "serve",
+            "--port",
+            str(port),
+            "--processes",
+            str(PROCESSES),
+            "--no-worker",
+        ],
+        env={**os.environ, "PUHUI_LOG_LEVEL": "WARNING"},
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("the benchmark server did not start")
-        time.sleep(0.05)
+        time.sleep(0.2)
 
     def bare(i: int, latencies: list[float], stop: float) -> None:
         rng = random.Random(i)  # noqa: S311 - synthetic data, not secrets
@@ -338,10 +352,11 @@ def _claims(factory: sessionmaker[Session], entity_ids: list[int], url: str) -> 
     base = run(bare)
     codes: Counter = Counter()
     measured = run(client, codes)
-    server.should_exit = True
-    thread.join(timeout=10)
+    server.terminate()
+    server.wait(timeout=30)
     return {
         "clients": CLIENTS,
+        "server_processes": PROCESSES,
         "seconds": CLAIM_SECONDS,
         "baseline_bare_tx": _ms(base),
         "claim_http": _ms(measured),
@@ -369,7 +384,8 @@ def run() -> dict[str, Any]:
             f"{pool['baseline_newest_20']['p50_ms']} ms; ratio {pool['ratio_p50']}x)"
         )
         print(
-            f"  claims, {CLIENTS} clients over HTTP: p50 {claims['claim_http']['p50_ms']} ms, "
+            f"  claims, {CLIENTS} clients over HTTP to {PROCESSES} server processes: "
+            f"p50 {claims['claim_http']['p50_ms']} ms, "
             f"p99 {claims['claim_http']['p99_ms']} ms, {claims['claims_per_second']}/s "
             f"{claims['status_codes']} (bare tx p99 {claims['baseline_bare_tx']['p99_ms']} ms; "
             f"ratio {claims['ratio_p99']}x)"

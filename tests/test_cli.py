@@ -209,6 +209,12 @@ class TestCli:
         assert r.exit_code == 2 and "taken" in r.output
         assert count(cli_db, User) == 1
 
+    def test_several_server_processes_need_postgresql(self, cli_db):
+        if not cli_db.startswith("sqlite"):
+            pytest.skip("the refusal is for SQLite")
+        r = run("serve", "--processes", "2", "--port", "1")
+        assert r.exit_code == 2 and "PostgreSQL" in r.output
+
     def test_demo_refuses_outside_development(self, cli_db):
         r = run("demo", "--no-serve")
         assert r.exit_code == 2 and "PUHUI_ENV=development" in r.output

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -188,6 +188,12 @@ def serve(
         bool | None,
         typer.Option("--worker/--no-worker", help="Run the job worker in this process."),
     ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="Server processes (more than one needs PostgreSQL; a CPU each)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web UI and the API (and, on SQLite, the job worker)."""
     import uvicorn
@@ -197,15 +203,25 @@ def serve(
     settings = _settings()
     _setup_logging()
     initialise(quiet=True)
-    application = create_app(settings, start_worker=worker)
-    uvicorn.run(
-        application,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    common: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+    }
+    if processes > 1:
+        if settings.is_sqlite:
+            raise fail(
+                "several server processes need PostgreSQL (SQLite has one writer): "
+                "set PUHUI_DATABASE_URL, or serve with one process"
+            )
+        # each process builds its own app from the environment; jobs run in `puhui worker`
+        # processes unless --worker asks every server process to run one too
+        os.environ["PUHUI_IN_PROCESS_WORKER"] = "true" if worker else "false"
+        uvicorn.run("puhui.app:create_app", factory=True, workers=processes, **common)
+        return
+    uvicorn.run(create_app(settings, start_worker=worker), **common)
 
 
 @app.command("worker")

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(30, ge=1, description="How long a locked account stays locked.")
     otp_ttl_minutes: int = Field(10, ge=1, description="Validity of one-time codes.")
     cookie_secure: bool = Field(False, description="Mark cookies Secure (set behind TLS).")
+    db_pool_size: int = Field(
+        10, ge=1, le=500, description="Database connections a process keeps open."
+    )
+    db_max_overflow: int = Field(
+        20, ge=0, le=500, description="Extra connections a process may open under load."
+    )
     in_process_worker: bool | None = Field(
         None,
         description="Run the job worker inside `puhui serve` (default: on for SQLite only).",

@@ -31,9 +31,12 @@ _factories: dict[str, sessionmaker[Session]] = {}
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the platform's per-dialect settings applied."""
     parsed = make_url(url)
+    settings = get_settings()
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("pool_size", settings.db_pool_size)
+            kwargs.setdefault("max_overflow", settings.db_max_overflow)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 30},
@@ -42,6 +45,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", settings.db_pool_size)
+    kwargs.setdefault("max_overflow", settings.db_max_overflow)
     return create_engine(url, **kwargs)
 
 

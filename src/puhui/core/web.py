@@ -14,6 +14,7 @@ Invariants
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -116,23 +117,49 @@ class TxRoute(APIRoute):
         async def tx_handler(request: Request) -> Response:
             if request.method in UNSAFE_METHODS and not is_api(request):
                 await check_csrf(request)
-            session: Session = request.app.state.session_factory()
-            request.state.db = session
-            try:
-                key = request.headers.get(idempotency.HEADER)
-                if key is not None and request.method == "POST" and is_api(request):
-                    response = await _idempotent(request, session, handler, key)
-                else:
-                    response = await handler(request)
-                await run_in_threadpool(session.commit)
-                return response
-            except BaseException:
-                await run_in_threadpool(session.rollback)
-                raise
-            finally:
-                await run_in_threadpool(session.close)
+            async with request_slot(request.app):
+                return await _in_transaction(request, handler)
 
         return tx_handler
+
+
+def request_slot(app: Any) -> asyncio.Semaphore:
+    """At most as many requests hold a database session as the pool has connections.
+
+    A request's session keeps its connection from the first query (authentication, a
+    dependency run in one worker thread) to the commit (after the endpoint, run in
+    another). Without a bound, a burst of requests can take every worker thread waiting
+    for a connection while the requests holding the connections wait for a thread to
+    finish in: the pool times out for everyone. Requests beyond the bound wait here,
+    without a thread or a connection."""
+    slots: asyncio.Semaphore | None = getattr(app.state, "request_slots", None)
+    if slots is None:
+        settings = app.state.settings
+        slots = app.state.request_slots = asyncio.Semaphore(
+            settings.db_pool_size + settings.db_max_overflow
+        )
+    return slots
+
+
+async def _in_transaction(
+    request: Request, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+) -> Response:
+    """One transaction per request: the services flush, this commits (or rolls back)."""
+    session: Session = request.app.state.session_factory()
+    request.state.db = session
+    try:
+        key = request.headers.get(idempotency.HEADER)
+        if key is not None and request.method == "POST" and is_api(request):
+            response = await _idempotent(request, session, handler, key)
+        else:
+            response = await handler(request)
+        await run_in_threadpool(session.commit)
+        return response
+    except BaseException:
+        await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        await run_in_threadpool(session.close)
 
 
 async def _idempotent(

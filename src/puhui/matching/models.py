@@ -138,7 +138,7 @@ class Demand(CreatedAtMixin, Base):
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
-        Index("ix_demands_pool", "status", "active_claims", "created_at"),
+        Index("ix_demands_pool", "status", "created_at"),
         Index("ix_demands_entity", "entity_id", "created_at"),
         Index("ix_demands_target", "target_institution_id", "status"),
         Index("ix_demands_event", "event_id"),

@@ -216,9 +216,7 @@ def upgrade() -> None:
     with op.batch_alter_table("demands", schema=None) as batch_op:
         batch_op.create_index("ix_demands_entity", ["entity_id", "created_at"], unique=False)
         batch_op.create_index("ix_demands_event", ["event_id"], unique=False)
-        batch_op.create_index(
-            "ix_demands_pool", ["status", "active_claims", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_demands_pool", ["status", "created_at"], unique=False)
         batch_op.create_index(
             "ix_demands_target", ["target_institution_id", "status"], unique=False
         )
