@@ -308,6 +308,8 @@ class TestIngestCommand:
         again = run("lake", "compact", "--year", "2025")
         assert again.exit_code == 0 and "already sorted" in again.output
         assert run("lake", "compact", "--year", "99").exit_code == 2
+        r = run("lake", "index")
+        assert r.exit_code == 0 and "history index of lake version" in r.output, r.output
 
     def test_bad_arguments_and_rejected_files(self, cli_db, tmp_path):
         assert run("ingest", str(tmp_path / "missing.csv"), "--source", "TAX").exit_code == 2

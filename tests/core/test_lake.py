@@ -502,3 +502,92 @@ class TestLatestByRuns:
             got = pl.concat(list(lake.iter_latest(chunk_rows=chunk_rows)))
             expected = reference_latest(all_rows(lake)).drop("source_id")
             assert got.sort(["entity_id", "indicator_id"]).equals(expected)
+
+
+class TestHistoryIndex:
+    """The entity-sorted history index a compaction leaves beside the lake: histories and
+    latest values read through it equal the plain reference, with batches committed after
+    it, and a stale index is never used."""
+
+    def _city(self, lake: Lake, rng: np.random.Generator) -> None:
+        for batch_id, periods in enumerate(
+            [[202211, 202212], [202301, 202302], [202212, 202303], [202303]], start=1
+        ):
+            lake.append_batch(
+                batch(rng, rows=6_000, entities=900, indicators=12, periods=periods), batch_id
+            )
+
+    def test_compaction_builds_it_and_histories_come_from_it(
+        self, lake: Lake, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        self._city(lake, rng)
+        rows = all_rows(lake)
+        lake.compact()
+        assert (lake.path / "_history" / "CURRENT").is_file()
+        assert lake._history_index(lake._at(None)) is not None
+        reads: list[str] = []
+        original = Lake._read
+
+        def counting(self: Lake, path: str, **kwargs: object) -> object:
+            reads.append(path)
+            return original(self, path, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Lake, "_read", counting)
+        for entity in (0, 1, 450, 898, 899, 5_000):
+            assert lake.history(entity).equals(reference_history(rows, entity))
+            superseded = lake.history(entity, include_superseded=True)
+            assert superseded.height == rows.filter(pl.col("entity_id") == entity).height
+        assert reads == []  # nothing but the index was read
+
+    def test_batches_after_the_index_are_read_beside_it(
+        self, lake: Lake, rng: np.random.Generator
+    ) -> None:
+        self._city(lake, rng)
+        lake.compact()
+        later = batch(rng, rows=3_000, entities=1_200, indicators=12, periods=[202303, 202304])
+        lake.append_batch(later, 9)  # newer values and entities the index never saw
+        rows = all_rows(lake)
+        for entity in (3, 450, 899, 1_000, 1_199):
+            assert lake.history(entity).equals(reference_history(rows, entity))
+        got = pl.concat(list(lake.iter_latest(chunk_rows=2_000)))
+        assert got.sort(["entity_id", "indicator_id"]).equals(
+            reference_latest(rows).drop("source_id")
+        )
+
+    def test_a_stale_index_is_not_used(self, lake: Lake, rng: np.random.Generator) -> None:
+        self._city(lake, rng)
+        lake.build_history()  # of the uncompacted files
+        lake.append_batch(batch(rng, rows=2_000, entities=900, periods=[202303]), 7)
+        with lake._lock:  # a compaction that does not rebuild it replaces indexed files
+            lake._sync(force=True)
+            files = lake._state.files.filter(pl.col("year") == 2023)
+            lake._rewrite_year(2023, files, 1_000_000)
+        rows = all_rows(lake)
+        assert lake._history_index(lake._at(None)) is None
+        for entity in (0, 450, 899):
+            assert lake.history(entity).equals(reference_history(rows, entity))
+        other = Lake(lake.path)  # another process sees the same
+        assert other._history_index(other._at(None)) is None
+        lake.build_history()
+        assert other._history_index(other._at(None)) is not None
+        assert other.history(450).equals(reference_history(rows, 450))
+
+    @settings(max_examples=15, deadline=None)
+    @given(seed=st.integers(0, 10_000), chunk_rows=st.integers(50, 5_000), extra=st.booleans())
+    def test_latest_through_the_index_equals_the_reference(
+        self, seed: int, chunk_rows: int, extra: bool
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            lake = Lake(Path(tmp) / "lake")
+            for batch_id in rng.permutation(np.arange(1, 4)):
+                rows = batch(rng, rows=300, entities=50, indicators=4, periods=[202212, 202301])
+                lake.append_batch(rows, int(batch_id))
+            lake.build_history(chunk_rows=max(chunk_rows, 1))
+            if extra:
+                lake.append_batch(batch(rng, rows=200, entities=70, periods=[202301]), 9)
+            got = pl.concat(list(lake.iter_latest(chunk_rows=chunk_rows)))
+            expected = reference_latest(all_rows(lake)).drop("source_id")
+            assert got.sort(["entity_id", "indicator_id"]).equals(expected)
+            for entity in (0, 25, 49, 69):
+                assert lake.history(entity).equals(reference_history(all_rows(lake), entity))

@@ -99,6 +99,9 @@ HISTORY_PARALLEL_FILES = 4  # a history spread over more files is read by a thre
 COMPACT_CHUNK_ROWS = 25_000_000  # rows of one year held at a time while compacting it
 COMPACT_FILE_BYTES = 64 * 1024 * 1024
 SPREAD_ROWS = 1_000_000  # a file this small spanning many ranges is read once per scan
+HISTORY_DIR = "_history"  # Delta ignores directories starting with "_"
+HISTORY_BATCH_ROWS = 8_192  # one entity's history is one or two batches of the index
+HISTORY_CHUNK_ROWS = 40_000_000  # lake rows sorted at a time while building the index
 DELETED_FILE_RETENTION = "interval 90 days"
 LOG_RETENTION = "interval 3650 days"
 
@@ -259,6 +262,40 @@ class _State:
         ]
 
 
+class _HistoryIndex:
+    """A built history index (:meth:`Lake.build_history`), memory-mapped."""
+
+    def __init__(self, root: Path, stem: str, stamp: int) -> None:
+        self.stamp = stamp
+        self.version = int(stem.removeprefix("v"))
+        bounds = np.load(root / f"{stem}.bounds.npy")
+        self.firsts: np.ndarray = bounds[0]
+        self.lasts: np.ndarray = bounds[1]
+        self.covered = frozenset(
+            unquote(p) for p in json.loads((root / f"{stem}.files.json").read_text("utf-8"))
+        )
+        self._reader = pa.ipc.open_file(pa.memory_map(str(root / f"{stem}.arrow")))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, root: Path, stamp: int) -> _HistoryIndex:
+        stem = (root / "CURRENT").read_text("utf-8").strip()
+        if not stem.startswith("v"):
+            raise ValueError(f"bad history index name {stem!r}")
+        return cls(root, stem, stamp)
+
+    def rows(self, entity_id: int) -> pa.Table:
+        """The entity's rows: the batches whose entity range holds it."""
+        start = int(np.searchsorted(self.lasts, entity_id, side="left"))
+        stop = int(np.searchsorted(self.firsts, entity_id, side="right"))
+        return self.read(start, max(start, stop))
+
+    def read(self, start: int, stop: int) -> pa.Table:
+        with self._lock:
+            batches = [self._reader.get_batch(i) for i in range(start, stop)]
+        return pa.Table.from_batches(batches, schema=OBSERVATION_SCHEMA)
+
+
 class Lake:
     """The indicator lake at ``path`` (a local directory).
 
@@ -299,6 +336,8 @@ class Lake:
         self._log_mtime = self._log_stamp()
         self._state = _State(self._table)
         self._old_states: OrderedDict[int, _State] = OrderedDict()
+        self._index: _HistoryIndex | None = None
+        self._index_usable: dict[tuple[int, int], bool] = {}
 
     # ------------------------------------------------------------------ writing
 
@@ -407,7 +446,9 @@ class Lake:
                     "rows": float(cast(int, files["rows"].sum())),
                     "seconds": time.perf_counter() - started,
                 }
-            return report
+        if report or self._history_index(self._at(None)) is None:
+            self.build_history()
+        return report
 
     def _rewrite_year(self, year: int, files: pl.DataFrame, chunk_rows: int) -> None:
         lo_all = max(int(cast(int, files["e_lo"].min())), 0)
@@ -504,9 +545,15 @@ class Lake:
         (indicator_id, period). ``version`` reads the table as it was at that version."""
         state = self._at(version)
         files = state.select(entity_lo=entity_id, entity_hi=entity_id, indicator_ids=indicator_ids)
-        # one row group in each of up to ~40 yearly files: decoding runs in parallel
-        # (pyarrow releases the GIL): half the time of a full-city history read
-        if len(files) > HISTORY_PARALLEL_FILES:
+        index = self._history_index(state)
+        if index is not None:
+            # the entity's rows of the indexed version are one or two batches of the
+            # index; only files committed since (new batches) are read from the lake
+            newer = [p for p in files if p not in index.covered]
+            tables = [index.rows(entity_id), *self._read_all(newer, lo=entity_id, hi=entity_id)]
+        # without an index: one row group in each of up to ~40 yearly files, decoded in
+        # parallel (pyarrow releases the GIL): half the time of a sequential read
+        elif len(files) > HISTORY_PARALLEL_FILES:
             tables = list(
                 _history_pool().map(lambda p: self._read(p, lo=entity_id, hi=entity_id), files)
             )
@@ -559,6 +606,10 @@ class Lake:
         state = self._at(version)
         files = state.files
         if files.height == 0:
+            return
+        index = self._history_index(state)
+        if index is not None:
+            yield from self._latest_from_index(index, state, chunk_rows)
             return
         lo_all = max(int(cast(int, files["e_lo"].min())), 0)
         hi_all = int(cast(int, files["e_hi"].max()))
@@ -684,6 +735,184 @@ class Lake:
             table = table.add_column(0, name, key_part.column(name))
         mask = pl.concat([wanted.slice(start, size) for _, start, size in keep])
         return table.select(list(_LATEST_COLUMNS)).filter(mask.to_arrow())
+
+    # ------------------------------------------------------------------ the history index
+
+    def build_history(self, *, chunk_rows: int = HISTORY_CHUNK_ROWS) -> dict[str, float]:
+        """Write the history index of the current version: every row of the lake sorted
+        by (entity, indicator, period, batch) into one LZ4-compressed Arrow IPC file of
+        small record batches, with the first and last entity of each batch. One entity's
+        history is then one or two batches (a millisecond) instead of a row group in each
+        of ~40 yearly files, and a full scan for the latest values reads it in order.
+        Batches committed later are read from the lake beside it; a compaction that
+        replaces files retires it until it is built again (``compact`` does that). Run it
+        in the ingest queue, like a compaction. Returns rows, batches and seconds."""
+        started = time.perf_counter()
+        with self._lock:
+            self._sync(force=True)
+            state = self._state
+        root = self.path / HISTORY_DIR
+        root.mkdir(exist_ok=True)
+        stem = f"v{state.version:010d}"
+        tmp = root / f".{stem}.arrow.tmp"
+        firsts: list[int] = []
+        lasts: list[int] = []
+        rows = 0
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        with (
+            pa.OSFile(str(tmp), "wb") as sink,
+            pa.ipc.new_file(sink, OBSERVATION_SCHEMA, options=options) as writer,
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix="lake-history-build") as pool,
+        ):
+            for part in self._sorted_ranges(pool, state, chunk_rows):
+                for batch in (
+                    part.to_arrow()
+                    .cast(OBSERVATION_SCHEMA)
+                    .to_batches(max_chunksize=HISTORY_BATCH_ROWS)
+                ):
+                    entity = batch.column(0)
+                    firsts.append(int(entity[0].as_py()))
+                    lasts.append(int(entity[len(entity) - 1].as_py()))
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+        bounds = root / f".{stem}.bounds.npy.tmp"
+        with open(bounds, "wb") as out:
+            np.save(out, np.array([firsts, lasts], dtype=np.int64).reshape(2, -1))
+        covered = root / f".{stem}.files.json.tmp"
+        covered.write_text(json.dumps(sorted(state.files["path"].to_list())), encoding="utf-8")
+        for tmp_path, final in (
+            (tmp, root / f"{stem}.arrow"),
+            (bounds, root / f"{stem}.bounds.npy"),
+            (covered, root / f"{stem}.files.json"),
+        ):
+            os.replace(tmp_path, final)
+        current = root / ".CURRENT.tmp"
+        current.write_text(stem, encoding="utf-8")
+        os.replace(current, root / "CURRENT")
+        for old in root.iterdir():  # older indexes: readers that mapped one keep it open
+            if old.name.startswith("v") and not old.name.startswith(stem):
+                old.unlink(missing_ok=True)
+        return {
+            "version": float(state.version),
+            "rows": float(rows),
+            "batches": float(len(firsts)),
+            "seconds": time.perf_counter() - started,
+        }
+
+    def _sorted_ranges(
+        self, pool: ThreadPoolExecutor, state: _State, chunk_rows: int
+    ) -> Iterator[pl.DataFrame]:
+        """Every row of ``state``, entity range by entity range, each sorted by
+        (entity, indicator, period, batch)."""
+        files = state.files
+        if files.height == 0:
+            return
+        lo_all = max(int(cast(int, files["e_lo"].min())), 0)
+        hi_all = int(cast(int, files["e_hi"].max()))
+        step = max(
+            1, (hi_all - lo_all + 1) * chunk_rows // max(int(cast(int, files["rows"].sum())), 1)
+        )
+        # small files spanning every range (events over decades) are read once
+        spread_paths = set(
+            files.filter(
+                ((pl.col("e_hi") - pl.col("e_lo")) > 2 * step) & (pl.col("rows") <= SPREAD_ROWS)
+            )["path"].to_list()
+        )
+        spread = (
+            _lazy(pool.map(lambda p: self._read(p, lo=lo_all, hi=hi_all), sorted(spread_paths)))
+            .sort("entity_id")
+            .collect()
+        )
+        entities = spread.get_column("entity_id")
+        cap = self._footer_cache_row_groups
+        self._footer_cache_row_groups = max(cap, SCAN_FOOTER_CACHE_ROW_GROUPS)
+        try:
+            for lo in range(lo_all, hi_all + 1, step):
+                hi = min(lo + step - 1, hi_all)
+                paths = [
+                    p for p in state.select(entity_lo=lo, entity_hi=hi) if p not in spread_paths
+                ]
+                a = int(entities.search_sorted(lo, "left"))
+                b = int(entities.search_sorted(hi, "right"))
+                tables = list(pool.map(functools.partial(self._read, lo=lo, hi=hi), paths))
+                part = (
+                    _lazy([*tables, spread.slice(a, b - a).to_arrow()])
+                    .filter(pl.col("entity_id").is_between(lo, hi))
+                    .sort([*_KEY, "batch_id"])
+                    .collect()
+                )
+                if part.height:
+                    yield part
+        finally:
+            self._footer_cache_row_groups = cap
+
+    def _history_index(self, state: _State) -> _HistoryIndex | None:
+        """The history index usable for ``state``: built from files all still in it."""
+        root = self.path / HISTORY_DIR
+        try:
+            stamp = os.stat(root / "CURRENT").st_mtime_ns
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            index = self._index
+            if index is None or index.stamp != stamp:
+                try:
+                    index = self._index = _HistoryIndex.load(root, stamp)
+                except (FileNotFoundError, ValueError, OSError, pa.ArrowInvalid):
+                    self._index = None
+                    return None
+            usable = self._index_usable.get((stamp, state.version))
+            if usable is None:
+                usable = index.version <= state.version and index.covered.issubset(
+                    unquote(p) for p in state.files["path"].to_list()
+                )
+                self._index_usable[(stamp, state.version)] = usable
+                while len(self._index_usable) > 16:
+                    self._index_usable.pop(next(iter(self._index_usable)))
+        return index if usable else None
+
+    def _latest_from_index(
+        self, index: _HistoryIndex, state: _State, chunk_rows: int
+    ) -> Iterator[pl.DataFrame]:
+        """:meth:`iter_latest` from the history index: its batches are in entity order,
+        so a pair's latest row of the indexed version is the last of its run; rows of
+        files committed since are read once, reduced to their latest, and merged."""
+        newer = [
+            unquote(p) for p in state.files["path"].to_list() if unquote(p) not in index.covered
+        ]
+        lo_all = max(int(cast(int, state.files["e_lo"].min())), 0)
+        hi_all = int(cast(int, state.files["e_hi"].max()))
+        fresh = (
+            _latest(_lazy(self._read(p, lo=lo_all, hi=hi_all) for p in newer), _LATEST_COLUMNS)
+            .sort("entity_id")
+            .collect()
+        )
+        fresh_entities = fresh.get_column("entity_id")
+        per_chunk = max(1, chunk_rows // HISTORY_BATCH_ROWS)
+        pair = pl.col("entity_id").cast(pl.Int64) * 1024 + pl.col("indicator_id").cast(pl.Int64)
+        last_of_run = (pair != pair.shift(-1)).fill_null(True)
+        batches = len(index.firsts)
+        start = 0
+        while start < batches:
+            stop = min(start + per_chunk, batches)
+            # end the chunk between entities, so no entity is split across two chunks
+            while stop < batches and index.firsts[stop] == index.lasts[stop - 1]:
+                stop += 1
+            lo = int(index.firsts[start]) if start else lo_all
+            hi = int(index.lasts[stop - 1]) if stop < batches else max(hi_all, int(index.lasts[-1]))
+            table = index.read(start, stop)
+            part = (
+                cast(pl.DataFrame, pl.from_arrow(table))
+                .lazy()
+                .select(_LATEST_COLUMNS)
+                .filter(last_of_run)
+            )
+            a = int(fresh_entities.search_sorted(lo, "left"))
+            b = int(fresh_entities.search_sorted(hi, "right"))
+            if b > a:
+                part = _latest(pl.concat([part, fresh.slice(a, b - a).lazy()]), _LATEST_COLUMNS)
+            yield part.collect()
+            start = stop
 
     def rows_of_version(self, version: int) -> pl.DataFrame:
         """The rows that commit ``version`` added if it is a batch (empty for the

@@ -635,6 +635,12 @@ def compact_lake(
     return Lake(settings.lake_dir).compact(years)
 
 
+def build_history_index(*, settings: Settings | None = None) -> dict[str, float]:
+    """Build the lake's history index (``puhui lake index``; compaction does it too)."""
+    settings = settings or get_settings()
+    return Lake(settings.lake_dir).build_history()
+
+
 def rebuild_snapshot(session: Session, *, settings: Settings | None = None) -> Snapshot:
     """Build the whole snapshot from the lake (``puhui snapshot rebuild``)."""
     settings = settings or get_settings()
