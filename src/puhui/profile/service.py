@@ -273,11 +273,17 @@ def _assemble(
     locale: str,
     settings: Settings,
 ) -> Profile:
-    history = rows if rows is not None else pl.DataFrame()
-    latest: dict[int, dict[str, Any]] = {}
-    if history.height:
-        for last_row in history.group_by("indicator_id").last().iter_rows(named=True):
-            latest[int(last_row["indicator_id"])] = last_row
+    series = _by_indicator(rows)
+    latest: dict[int, dict[str, Any]] = {
+        indicator_id: {
+            "indicator_id": indicator_id,
+            "period": points[-1][0],
+            "value_num": points[-1][1],
+            "value_text": points[-1][2],
+            "batch_id": points[-1][3],
+        }
+        for indicator_id, points in series.items()
+    }
     lineage = ingest.lineage(session, {int(r["batch_id"]) for r in latest.values()})
 
     sources: dict[int, SourceRef | None] = {}
@@ -341,8 +347,8 @@ def _assemble(
         consent_id=scope.consent_id,
         categories=blocks,
         withheld=[c for c in consent.CATEGORIES if not scope.covers(c)],
-        trends=_trends(history, metas, locale, scope, revealed),
-        negative_records=_negatives(history, metas, locale) if scope.covers("negative") else [],
+        trends=_trends(series, metas, locale, scope, revealed),
+        negative_records=_negatives(series, metas, locale) if scope.covers("negative") else [],
         health=_health(entity.id, latest, metas, scope, locale, settings),
         query_record_id=0,
         generated_at=datetime.now(UTC),
@@ -365,42 +371,46 @@ def _legal_rep(entity: Any, scope: consent.ReadScope, revealed: bool) -> LegalRe
     return LegalRepresentative(name=name, id_number=number, masked=hide)
 
 
-def _series(history: pl.DataFrame, ids: Iterable[int]) -> dict[int, list[tuple[int, Any, Any]]]:
-    """(period, value_num, value_text) of each of these indicators, in period order."""
-    rows = history.filter(pl.col("indicator_id").is_in(list(ids))).select(
-        "indicator_id", "period", "value_num", "value_text"
-    )
-    out: dict[int, list[tuple[int, Any, Any]]] = {}
-    for i, p, n, t in rows.iter_rows():  # history is sorted by (indicator, period)
-        out.setdefault(int(i), []).append((int(p), n, t))
+Points = list[tuple[int, Any, Any, int]]  # (period, value_num, value_text, batch_id)
+
+
+def _by_indicator(history: pl.DataFrame | None) -> dict[int, Points]:
+    """Each indicator's points in period order, in one pass over the history (sorted by
+    indicator and period): trends, negatives and the latest values all read this."""
+    out: dict[int, Points] = {}
+    if history is None or not history.height:
+        return out
+    rows = history.select("indicator_id", "period", "value_num", "value_text", "batch_id")
+    for i, p, n, t, b in rows.iter_rows():
+        out.setdefault(i, []).append((p, n, t, b))
     return out
 
 
 def _trends(
-    history: pl.DataFrame,
+    series: dict[int, Points],
     metas: dict[int, Meta],
     locale: str,
     scope: consent.ReadScope,
     revealed: bool,
 ) -> list[Trend]:
     """The last 24 months of every numeric time-series indicator with two or more points."""
-    if not history.height:
+    if not series:
         return []
-    last = int(history.get_column("period").max())  # type: ignore[arg-type]
+    last = max(points[-1][0] for points in series.values())
     first = _months_back(last, TREND_MONTHS - 1)
-    wanted = {
-        m.id
-        for m in metas.values()
-        if m.time_series
-        and m.value_type in ("amount", "ratio", "count", "flag")
-        and not must_mask(m.sensitivity, m.personal, own=scope.own, revealed=revealed)
-    }
     out = []
-    recent = history.filter(pl.col("period") >= first)
-    for indicator_id, points in _series(recent, wanted).items():
+    for indicator_id, all_points in series.items():
+        meta = metas.get(indicator_id)
+        if (
+            meta is None
+            or not meta.time_series
+            or meta.value_type not in ("amount", "ratio", "count", "flag")
+            or must_mask(meta.sensitivity, meta.personal, own=scope.own, revealed=revealed)
+        ):
+            continue
+        points = [pt for pt in all_points if pt[0] >= first]
         if len(points) < 2:
             continue
-        meta = metas[indicator_id]
         out.append(
             Trend(
                 code=meta.code,
@@ -408,8 +418,8 @@ def _trends(
                 unit=meta.unit,
                 unit_label=unit_label(meta.unit, locale),
                 category=meta.category,
-                periods=[p for p, _, _ in points],
-                values=[_number(_typed(meta, n, t)) for _, n, t in points],
+                periods=[p for p, _, _, _ in points],
+                values=[_number(_typed(meta, n, t)) for _, n, t, _ in points],
             )
         )
     keys = {m.code for m in metas.values() if m.key}
@@ -421,15 +431,16 @@ def _months_back(period: int, months: int) -> int:
     return (index // 12) * 100 + index % 12 + 1
 
 
-def _negatives(history: pl.DataFrame, metas: dict[int, Meta], locale: str) -> list[NegativeRecord]:
+def _negatives(
+    series: dict[int, Points], metas: dict[int, Meta], locale: str
+) -> list[NegativeRecord]:
     """Each negative indicator that was ever on record: current or cleared."""
-    if not history.height:
-        return []
-    negative = {m.id: m for m in metas.values() if m.category == "negative"}
     out = []
-    for indicator_id, series in _series(history, negative).items():
-        meta = negative[indicator_id]
-        on = [(p, _typed(meta, n, t)) for p, n, t in series]
+    for indicator_id, points in series.items():
+        meta = metas.get(indicator_id)
+        if meta is None or meta.category != "negative":
+            continue
+        on = [(p, _typed(meta, n, t)) for p, n, t, _ in points]
         hits = [(p, v) for p, v in on if v not in (None, False, 0, 0.0, "", "0")]
         if not hits:
             continue
