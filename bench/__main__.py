@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
+    acquisition_filter,
     entity_search,
     generate_city,
     ingest_city,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "ingest": ingest_city.run,
     "profile": profile_query.run,
     "matching": matching.run,
+    "acquisition": acquisition_filter.run,
 }
 
 

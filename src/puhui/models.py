@@ -1,6 +1,7 @@
 """Every domain's tables, imported so that ``Base.metadata`` is complete."""
 
 from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
+from puhui.acquisition.models import MarketingOptOut, MarketingState
 from puhui.audit.models import AuditEvent
 from puhui.catalog.models import CatalogVersion, Indicator
 from puhui.consent.models import Consent, QueryRecord
@@ -44,6 +45,8 @@ __all__ = [
     "Institution",
     "Job",
     "LoanCode",
+    "MarketingOptOut",
+    "MarketingState",
     "Message",
     "MessagePart",
     "OneTimeCode",

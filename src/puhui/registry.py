@@ -9,6 +9,7 @@ from fastapi import APIRouter
 def load_all() -> None:
     """Import every module that registers models, job handlers or schedules."""
     import puhui.accounts.tasks
+    import puhui.acquisition.models
     import puhui.core.idempotency
     import puhui.core.jobs
     import puhui.ingest.tasks
@@ -21,6 +22,8 @@ def load_all() -> None:
 def routers() -> list[APIRouter]:
     from puhui.accounts import routes as accounts_api
     from puhui.accounts import views as accounts_views
+    from puhui.acquisition import routes as acquisition_api
+    from puhui.acquisition import views as acquisition_views
     from puhui.audit import routes as audit_api
     from puhui.audit import views as audit_views
     from puhui.catalog import routes as catalog_api
@@ -49,6 +52,7 @@ def routers() -> list[APIRouter]:
         entities_api.router,
         ingest_api.router,
         matching_api.router,
+        acquisition_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -59,6 +63,7 @@ def routers() -> list[APIRouter]:
         entities_views.router,
         ingest_views.router,
         matching_views.router,
+        acquisition_views.router,
         notifications_views.router,
         operations_views.router,
     ]

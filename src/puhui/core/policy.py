@@ -92,6 +92,8 @@ class Action(StrEnum):
     DEMAND_DECIDE = "demand.decide"  # the enterprise chooses a bank, rates it, withdraws
     CALLBACK_MANAGE = "callback.manage"  # operators' satisfaction calls
     MATCHING_STATS_READ = "matching.stats"  # the bank response league table
+    ACQUISITION_FILTER = "acquisition.filter"  # find prospects by key-indicator filters
+    MARKETING_MANAGE = "marketing.manage"  # an enterprise opts out of (or back into) marketing
 
 
 ALL_ROLES = frozenset(Role)
@@ -141,6 +143,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.DEMAND_DECIDE: frozenset({Role.ENTERPRISE}),
     Action.CALLBACK_MANAGE: frozenset({Role.OPERATOR}),
     Action.MATCHING_STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
+    Action.ACQUISITION_FILTER: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
 }
 
 

@@ -53,10 +53,12 @@ __all__ = [
     "is_valid",
     "kind_of",
     "make",
+    "many",
     "normalize",
     "official_code",
     "only_check_character_wrong",
     "registry_frame",
+    "registry_version",
     "search_entities",
     "upsert",
     "upsert_frame",
@@ -164,6 +166,16 @@ def search_entities(session: Session, *, q: str, params: PageParams) -> Page[Ent
 def by_id(session: Session, entity_id: int) -> Entity | None:
     found = repository.by_ids(session, [entity_id])
     return found[0] if found else None
+
+
+def many(session: Session, ids: Sequence[int]) -> list[Entity]:
+    """These entities in the order of ``ids`` (one query; unknown ids are left out)."""
+    return repository.by_ids(session, list(ids))
+
+
+def registry_version(session: Session) -> str:
+    """Changes with every registry write (one primary-key read): for caches keyed by it."""
+    return repository.registry_version(session)
 
 
 def first_entities(session: Session, n: int) -> list[str]:
