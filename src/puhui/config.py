@@ -62,11 +62,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(3, ge=1, description="Argon2id passes for password hashes.")
     argon2_memory_kib: int = Field(65536, ge=8, description="Argon2id memory for password hashes.")
     lake_footer_cache_row_groups: int = Field(
-        150_000,
+        16_384,
         ge=0,
         description=(
             "Parsed Parquet footers a serving process keeps for profile reads, in row groups "
-            "(~4.5 KB each): the full city's compacted lake has ~137 000 (~600 MB)."
+            "(~4.5 KB each); with the history index only files newer than it are read."
         ),
     )
     matching_contact_working_days: int = Field(

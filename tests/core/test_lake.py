@@ -591,3 +591,42 @@ class TestHistoryIndex:
             assert got.sort(["entity_id", "indicator_id"]).equals(expected)
             for entity in (0, 25, 49, 69):
                 assert lake.history(entity).equals(reference_history(all_rows(lake), entity))
+
+    def test_new_entities_between_indexed_ones_and_an_index_without_its_latest_file(
+        self, lake: Lake, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from puhui.core import lake as lake_module
+
+        # one row a batch, so chunks end between entity 5 and entity 9
+        monkeypatch.setattr(lake_module, "HISTORY_BATCH_ROWS", 1)
+        monkeypatch.setattr(lake_module, "LATEST_BATCH_ROWS", 1)
+        rows = pl.DataFrame(
+            {
+                "entity_id": [5, 5, 9, 9],
+                "indicator_id": [1, 2, 1, 1],
+                "period": [202301, 202301, 202301, 202302],
+                "value_num": [1.0, 2.0, 3.0, 4.0],
+                "source_id": [1, 1, 1, 1],
+            }
+        )
+        lake.append_batch(rows, 1)
+        lake.build_history()
+        gap = pl.DataFrame(
+            {
+                "entity_id": [7, 9],
+                "indicator_id": [1, 1],
+                "period": [202303, 202301],
+                "value_num": [7.0, 30.0],
+                "source_id": [2, 2],
+            }
+        )
+        lake.append_batch(gap, 2)
+        expected = reference_latest(all_rows(lake)).drop("source_id")
+        for chunk_rows in (1, 10, 10_000_000):
+            got = pl.concat(list(lake.iter_latest(chunk_rows=chunk_rows)))
+            assert got.sort(["entity_id", "indicator_id"]).equals(expected)
+        for old in (lake.path / "_history").glob("*.latest.*"):
+            old.unlink()  # an index built before the latest-value file existed
+        fresh = Lake(lake.path)
+        got = pl.concat(list(fresh.iter_latest(chunk_rows=1)))
+        assert got.sort(["entity_id", "indicator_id"]).equals(expected)

@@ -51,7 +51,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,6 +88,7 @@ OBSERVATION_SCHEMA = pa.schema(
 """What callers write and read. The table adds the partition column ``year``."""
 
 COLUMNS = tuple(OBSERVATION_SCHEMA.names)
+LATEST_SCHEMA = pa.schema([f for f in OBSERVATION_SCHEMA if f.name != "source_id"])
 PARTITION_COLUMN = "year"
 TABLE_SCHEMA = OBSERVATION_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.int16(), nullable=False))
 
@@ -102,6 +103,7 @@ SPREAD_ROWS = 1_000_000  # a file this small spanning many ranges is read once p
 HISTORY_DIR = "_history"  # Delta ignores directories starting with "_"
 HISTORY_BATCH_ROWS = 8_192  # one entity's history is one or two batches of the index
 HISTORY_CHUNK_ROWS = 40_000_000  # lake rows sorted at a time while building the index
+LATEST_BATCH_ROWS = 262_144  # the latest-value file is only ever read in order
 DELETED_FILE_RETENTION = "interval 90 days"
 LOG_RETENTION = "interval 3650 days"
 
@@ -276,6 +278,8 @@ class _HistoryIndex:
         )
         self._reader = pa.ipc.open_file(pa.memory_map(str(root / f"{stem}.arrow")))
         self._lock = threading.Lock()
+        self._root, self._stem = root, stem
+        self._latest: tuple[pa.ipc.RecordBatchFileReader, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def load(cls, root: Path, stamp: int) -> _HistoryIndex:
@@ -283,6 +287,30 @@ class _HistoryIndex:
         if not stem.startswith("v"):
             raise ValueError(f"bad history index name {stem!r}")
         return cls(root, stem, stamp)
+
+    def latest_source(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[int, int], pa.Table]] | None:
+        """(first entities, last entities, read) of the latest-value file, if built."""
+        with self._lock:
+            if self._latest is None:
+                path = self._root / f"{self._stem}.latest.arrow"
+                if not path.is_file():
+                    return None
+                bounds = np.load(self._root / f"{self._stem}.latest.npy")
+                self._latest = (
+                    pa.ipc.open_file(pa.memory_map(str(path))),
+                    bounds[0],
+                    bounds[1],
+                )
+            reader, firsts, lasts = self._latest
+
+        def read(start: int, stop: int) -> pa.Table:
+            return pa.Table.from_batches(
+                [reader.get_batch(i) for i in range(start, stop)], schema=LATEST_SCHEMA
+            )
+
+        return firsts, lasts, read
 
     def rows(self, entity_id: int) -> pa.Table:
         """The entity's rows: the batches whose entity range holds it."""
@@ -759,34 +787,49 @@ class Lake:
         root.mkdir(exist_ok=True)
         stem = f"v{state.version:010d}"
         tmp = root / f".{stem}.arrow.tmp"
-        firsts: list[int] = []
-        lasts: list[int] = []
+        latest_tmp = root / f".{stem}.latest.arrow.tmp"
+        bounds: dict[str, tuple[list[int], list[int]]] = {"all": ([], []), "latest": ([], [])}
         rows = 0
         options = pa.ipc.IpcWriteOptions(compression="lz4")
         with (
             pa.OSFile(str(tmp), "wb") as sink,
             pa.ipc.new_file(sink, OBSERVATION_SCHEMA, options=options) as writer,
+            pa.OSFile(str(latest_tmp), "wb") as latest_sink,
+            pa.ipc.new_file(latest_sink, LATEST_SCHEMA, options=options) as latest_writer,
             ThreadPoolExecutor(max_workers=2, thread_name_prefix="lake-history-build") as pool,
         ):
             for part in self._sorted_ranges(pool, state, chunk_rows):
-                for batch in (
-                    part.to_arrow()
-                    .cast(OBSERVATION_SCHEMA)
-                    .to_batches(max_chunksize=HISTORY_BATCH_ROWS)
-                ):
-                    entity = batch.column(0)
-                    firsts.append(int(entity[0].as_py()))
-                    lasts.append(int(entity[len(entity) - 1].as_py()))
-                    writer.write_batch(batch)
-                    rows += batch.num_rows
-        bounds = root / f".{stem}.bounds.npy.tmp"
-        with open(bounds, "wb") as out:
-            np.save(out, np.array([firsts, lasts], dtype=np.int64).reshape(2, -1))
+                rows += part.height
+                _write_runs(
+                    writer,
+                    part.to_arrow().cast(OBSERVATION_SCHEMA),
+                    HISTORY_BATCH_ROWS,
+                    bounds["all"],
+                )
+                # the last row of each pair's run is its latest value: the whole snapshot
+                # rebuild reads these (a tenth of the rows) instead of every row
+                latest = part.lazy().filter(_LAST_OF_PAIR).select(_LATEST_COLUMNS).collect()
+                _write_runs(
+                    latest_writer,
+                    latest.to_arrow().cast(LATEST_SCHEMA),
+                    LATEST_BATCH_ROWS,
+                    bounds["latest"],
+                )
+        bounds_tmp = root / f".{stem}.bounds.npy.tmp"
+        latest_bounds_tmp = root / f".{stem}.latest.npy.tmp"
+        for path, (firsts, lasts) in (
+            (bounds_tmp, bounds["all"]),
+            (latest_bounds_tmp, bounds["latest"]),
+        ):
+            with open(path, "wb") as out:
+                np.save(out, np.array([firsts, lasts], dtype=np.int64).reshape(2, -1))
         covered = root / f".{stem}.files.json.tmp"
         covered.write_text(json.dumps(sorted(state.files["path"].to_list())), encoding="utf-8")
         for tmp_path, final in (
             (tmp, root / f"{stem}.arrow"),
-            (bounds, root / f"{stem}.bounds.npy"),
+            (bounds_tmp, root / f"{stem}.bounds.npy"),
+            (latest_tmp, root / f"{stem}.latest.arrow"),
+            (latest_bounds_tmp, root / f"{stem}.latest.npy"),
             (covered, root / f"{stem}.files.json"),
         ):
             os.replace(tmp_path, final)
@@ -799,7 +842,7 @@ class Lake:
         return {
             "version": float(state.version),
             "rows": float(rows),
-            "batches": float(len(firsts)),
+            "batches": float(len(bounds["all"][0])),
             "seconds": time.perf_counter() - started,
         }
 
@@ -878,9 +921,9 @@ class Lake:
     def _latest_from_index(
         self, index: _HistoryIndex, state: _State, chunk_rows: int
     ) -> Iterator[pl.DataFrame]:
-        """:meth:`iter_latest` from the history index: its batches are in entity order,
-        so a pair's latest row of the indexed version is the last of its run; rows of
-        files committed since are read once, reduced to their latest, and merged."""
+        """:meth:`iter_latest` from the history index: its latest-value file holds each
+        pair's latest row of the indexed version, in entity order; rows of files
+        committed since are read once, reduced to their latest, and merged in."""
         newer = [
             unquote(p) for p in state.files["path"].to_list() if unquote(p) not in index.covered
         ]
@@ -892,31 +935,37 @@ class Lake:
             .collect()
         )
         fresh_entities = fresh.get_column("entity_id")
-        per_chunk = max(1, chunk_rows // HISTORY_BATCH_ROWS)
-        pair = pl.col("entity_id").cast(pl.Int64) * 1024 + pl.col("indicator_id").cast(pl.Int64)
-        last_of_run = (pair != pair.shift(-1)).fill_null(True)
-        batches = len(index.firsts)
-        start = 0
-        while start < batches:
+        source = index.latest_source()
+        if source is not None:
+            firsts, lasts, read = source
+            per_chunk = max(1, chunk_rows // 4 // LATEST_BATCH_ROWS)
+        else:  # an index without its latest file: reduce the history's runs
+            firsts, lasts, read = index.firsts, index.lasts, index.read
+            per_chunk = max(1, chunk_rows // HISTORY_BATCH_ROWS)
+        batches = len(firsts)
+        start, prev_hi = 0, lo_all - 1
+        while start < batches or prev_hi < hi_all:
             stop = min(start + per_chunk, batches)
             # end the chunk between entities, so no entity is split across two chunks
-            while stop < batches and index.firsts[stop] == index.lasts[stop - 1]:
+            while stop < batches and firsts[stop] == lasts[stop - 1]:
                 stop += 1
-            lo = int(index.firsts[start]) if start else lo_all
-            hi = int(index.lasts[stop - 1]) if stop < batches else max(hi_all, int(index.lasts[-1]))
-            table = index.read(start, stop)
-            part = (
-                cast(pl.DataFrame, pl.from_arrow(table))
-                .lazy()
-                .select(_LATEST_COLUMNS)
-                .filter(last_of_run)
+            # contiguous entity ranges, the last one open-ended: entities only the newer
+            # files know fall into one of them
+            lo = prev_hi + 1
+            hi = (
+                int(lasts[stop - 1])
+                if stop < batches
+                else max(hi_all, int(lasts[-1]) if batches else hi_all)
             )
+            part = _lazy([read(start, stop)]).select(_LATEST_COLUMNS)
+            if source is None:
+                part = part.filter(_LAST_OF_PAIR)
             a = int(fresh_entities.search_sorted(lo, "left"))
             b = int(fresh_entities.search_sorted(hi, "right"))
             if b > a:
                 part = _latest(pl.concat([part, fresh.slice(a, b - a).lazy()]), _LATEST_COLUMNS)
             yield part.collect()
-            start = stop
+            start, prev_hi = stop, hi
 
     def rows_of_version(self, version: int) -> pl.DataFrame:
         """The rows that commit ``version`` added if it is a batch (empty for the
@@ -1156,6 +1205,7 @@ _LATEST_COLUMNS = ("entity_id", "indicator_id", "period", "value_num", "value_te
 
 
 _PAIR = pl.col("entity_id").cast(pl.Int64) * 1024 + pl.col("indicator_id").cast(pl.Int64)
+_LAST_OF_PAIR = (_PAIR.shift(-1) != _PAIR).fill_null(True)  # in (entity, indicator, …) order
 
 
 def _tail_mask(frame: pl.DataFrame, lo: int, hi: int) -> pl.Series:
@@ -1199,6 +1249,22 @@ def _lazy(tables: Iterable[pa.Table | None]) -> pl.LazyFrame:
     frame = cast(pl.DataFrame, pl.from_arrow(table, rechunk=False))
     schema = pl.Schema({c: t for c, t in _POLARS_SCHEMA.items() if c in frame.columns})
     return frame.lazy().cast(schema)
+
+
+def _write_runs(
+    writer: pa.ipc.RecordBatchFileWriter,
+    table: pa.Table,
+    batch_rows: int,
+    bounds: tuple[list[int], list[int]],
+) -> None:
+    """Write an entity-sorted table in batches, noting each batch's first and last entity."""
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        if not batch.num_rows:
+            continue
+        entity = batch.column(0)
+        bounds[0].append(int(entity[0].as_py()))
+        bounds[1].append(int(entity[len(entity) - 1].as_py()))
+        writer.write_batch(batch)
 
 
 def _sorted_history(
