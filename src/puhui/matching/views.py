@@ -5,6 +5,7 @@ league table (operators)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -488,6 +489,26 @@ def _demand_page(
     return render(request, "matching/demand.html", ctx, status_code=status_code, actor=actor)
 
 
+def _on_demand(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    demand_id: int,
+    change: Callable[[], object],
+) -> Response:
+    """Make one change from a demand's page. A refusal rolls it back and shows the page
+    again with the message and the refusal's status; an unknown demand stays a 404."""
+    try:
+        change()
+    except (ValidationError, PuhuiError) as exc:
+        if isinstance(exc, PuhuiError) and exc.status == 404:
+            raise
+        session.rollback()
+        status = exc.status if isinstance(exc, PuhuiError) else 422
+        return _demand_page(request, session, actor, demand_id, _errors(request, exc), status)
+    return redirect(f"/demands/{demand_id}")
+
+
 @router.post("/demands/{demand_id}/claim", response_class=HTMLResponse)
 def demand_claim(
     request: Request,
@@ -495,14 +516,13 @@ def demand_claim(
     actor: Actor = require(Action.DEMAND_CLAIM, obj="demand"),
     session: Session = Depends(db),
 ) -> Response:
-    try:
-        service.claim_demand(session, actor=actor, demand_id=demand_id)
-    except PuhuiError as exc:
-        if exc.status == 404:
-            raise
-        session.rollback()
-        return _demand_page(request, session, actor, demand_id, _errors(request, exc), 409)
-    return redirect(f"/demands/{demand_id}")
+    return _on_demand(
+        request,
+        session,
+        actor,
+        demand_id,
+        lambda: service.claim_demand(session, actor=actor, demand_id=demand_id),
+    )
 
 
 @router.post("/demands/{demand_id}/claims/{claim_id}/step", response_class=HTMLResponse)
@@ -517,17 +537,13 @@ def claim_step(
     actor: Actor = require(Action.DEMAND_PROGRESS, obj="demand"),
     session: Session = Depends(db),
 ) -> Response:
-    try:
+    def change() -> object:
         data = ClaimStep.model_validate(
             {"to": to, "reason": reason, "amount": amount or None, "rate": rate or None}
         )
-        service.step(session, actor=actor, demand_id=demand_id, claim_id=claim_id, data=data)
-    except (ValidationError, PuhuiError) as exc:
-        if isinstance(exc, PuhuiError) and exc.status == 404:
-            raise
-        session.rollback()
-        return _demand_page(request, session, actor, demand_id, _errors(request, exc), 422)
-    return redirect(f"/demands/{demand_id}")
+        return service.step(session, actor=actor, demand_id=demand_id, claim_id=claim_id, data=data)
+
+    return _on_demand(request, session, actor, demand_id, change)
 
 
 @router.post("/demands/{demand_id}/claims/{claim_id}/choose", response_class=HTMLResponse)
@@ -538,8 +554,13 @@ def claim_choose(
     actor: Actor = require(Action.DEMAND_DECIDE, obj="demand"),
     session: Session = Depends(db),
 ) -> Response:
-    service.choose(session, actor=actor, demand_id=demand_id, claim_id=claim_id)
-    return redirect(f"/demands/{demand_id}")
+    return _on_demand(
+        request,
+        session,
+        actor,
+        demand_id,
+        lambda: service.choose(session, actor=actor, demand_id=demand_id, claim_id=claim_id),
+    )
 
 
 @router.post("/demands/{demand_id}/claims/{claim_id}/rating", response_class=HTMLResponse)
@@ -552,15 +573,11 @@ def claim_rate(
     actor: Actor = require(Action.DEMAND_DECIDE, obj="demand"),
     session: Session = Depends(db),
 ) -> Response:
-    try:
+    def change() -> object:
         data = Rating.model_validate({"rating": rating or "0", "comment": comment})
-        service.rate(session, actor=actor, demand_id=demand_id, claim_id=claim_id, data=data)
-    except (ValidationError, PuhuiError) as exc:
-        if isinstance(exc, PuhuiError) and exc.status == 404:
-            raise
-        session.rollback()
-        return _demand_page(request, session, actor, demand_id, _errors(request, exc), 422)
-    return redirect(f"/demands/{demand_id}")
+        return service.rate(session, actor=actor, demand_id=demand_id, claim_id=claim_id, data=data)
+
+    return _on_demand(request, session, actor, demand_id, change)
 
 
 @router.post("/demands/{demand_id}/cancel", response_class=HTMLResponse)
@@ -571,20 +588,11 @@ def demand_cancel(
     actor: Actor = require(Action.DEMAND_DECIDE, obj="demand"),
     session: Session = Depends(db),
 ) -> Response:
-    try:
+    def change() -> object:
         data = DemandCancel.model_validate({"reason": reason.strip()})
-        service.cancel_demand(session, actor=actor, demand_id=demand_id, reason=data.reason)
-    except (ValidationError, PuhuiError) as exc:
-        if isinstance(exc, PuhuiError) and exc.status == 404:
-            raise
-        session.rollback()
-        errors = (
-            {"reason": translate(request, N_("Give the reason (at least 2 characters)."))}
-            if isinstance(exc, ValidationError)
-            else _errors(request, exc)
-        )
-        return _demand_page(request, session, actor, demand_id, errors, 422)
-    return redirect(f"/demands/{demand_id}")
+        return service.cancel_demand(session, actor=actor, demand_id=demand_id, reason=data.reason)
+
+    return _on_demand(request, session, actor, demand_id, change)
 
 
 # --- the pool ----------------------------------------------------------------------------

@@ -82,11 +82,10 @@ def parse_message(body: bytes) -> Message:
 
     def text(tag: str, required: bool = True) -> str:
         node = root.find(tag)
-        if node is None or node.text is None:
-            if required:
-                raise ValueError(f"<{tag}> is missing")
-            return ""
-        return node.text.strip()
+        value = "" if node is None or node.text is None else node.text.strip()
+        if required and not value:
+            raise ValueError(f"<{tag}> is missing or empty")
+        return value
 
     created = text("CreateTime")
     if not created.isdigit():
