@@ -207,3 +207,27 @@ def test_working_day_deadlines(start, n, holidays):
         begin.date() + timedelta(days=i) for i in range(1, (due.date() - begin.date()).days + 1)
     ]
     assert sum(machine.is_working_day(d, holidays) for d in days) == n
+
+
+class TestGrades:
+    def test_open_demands_take_todays_grade_after_a_snapshot_change(self, market):
+        from puhui.core import jobs
+        from puhui.core.snapshot import SNAPSHOT_CHANGED
+        from puhui.profile import service as profile
+        from tests.city import drain
+
+        d = _raise(market, FRIDAY_10)
+        with market.factory.begin() as s:
+            demand = s.get(Demand, d)
+            entity_id, grade = demand.entity_id, demand.health_grade
+            assert grade is not None  # the city is scored
+            demand.health_grade = None  # as if raised before the first scoring
+        with market.factory.begin() as s:
+            jobs.publish(s, SNAPSHOT_CHANGED, {"version": 0})
+        drain(market.factory)
+        with market.factory() as s:
+            assert s.get(Demand, d).health_grade == grade == profile.health_grade(entity_id)
+        with market.factory.begin() as s:
+            assert service.refresh_grades(s) == 0  # nothing changed since
+        pool = market.client.get(f"/api/v1/demands/pool?grade={grade}", headers=market.h("cm_a"))
+        assert d in [x["id"] for x in pool.json()["items"]]

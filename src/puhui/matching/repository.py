@@ -148,6 +148,25 @@ def open_demand_count(session: Session, entity_id: int) -> int:
     )
 
 
+def open_demand_grades(session: Session) -> list[tuple[int, int, str | None]]:
+    """(demand id, entity id, grade) of every open demand."""
+    rows = session.execute(
+        select(Demand.id, Demand.entity_id, Demand.health_grade).where(Demand.status == "open")
+    )
+    return [(int(d), int(e), g) for d, e, g in rows]
+
+
+def set_grades(session: Session, changes: Sequence[tuple[int, str | None]]) -> None:
+    for start in range(0, len(changes), 1000):
+        for demand_id, grade in changes[start : start + 1000]:
+            session.execute(
+                update(Demand)
+                .where(Demand.id == demand_id)
+                .values(health_grade=grade)
+                .execution_options(synchronize_session=False)
+            )
+
+
 def demand_by_ref(session: Session, ref: str) -> Demand | None:
     return session.scalars(select(Demand).where(Demand.external_ref == ref)).one_or_none()
 

@@ -1609,6 +1609,17 @@ def sweep(
     return result
 
 
+def refresh_grades(session: Session, *, settings: Settings | None = None) -> int:
+    """Copy the current business-health grade onto every open demand whose grade changed
+    (after each snapshot change), so the pool shows and filters on today's grade. Returns
+    how many demands changed."""
+    rows = repository.open_demand_grades(session)
+    grades = profile.health_grades([e for _, e, _ in rows], settings=settings)
+    changes = [(d, g) for (d, _, old), g in zip(rows, grades, strict=True) if g != old]
+    repository.set_grades(session, changes)
+    return len(changes)
+
+
 # --- callbacks and the league table ------------------------------------------------------
 
 

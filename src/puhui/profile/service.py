@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -545,6 +545,27 @@ def health_grade(entity_id: int, *, settings: Settings | None = None) -> str | N
         return None
     value = view.column(health.GRADE_CODE)[entity_id]
     return None if value is None else str(value)
+
+
+def health_grades(
+    entity_ids: Sequence[int], *, settings: Settings | None = None
+) -> list[str | None]:
+    """The current business-health grade of each of these entities (None: not scored), read
+    from the snapshot's grade column in one gather."""
+    snap = _snapshot(settings or get_settings())
+    if snap is None or not entity_ids:
+        return [None] * len(entity_ids)
+    try:
+        view = snap.current()
+    except SnapshotNotFound:
+        return [None] * len(entity_ids)
+    if health.GRADE_CODE not in view.group_of:
+        return [None] * len(entity_ids)
+    column = view.column(health.GRADE_CODE)
+    inside = [i if 0 <= i < view.n_entities else None for i in entity_ids]
+    picked = column.cast(pl.String).gather([i for i in inside if i is not None]).to_list()
+    found = iter(picked)
+    return [None if i is None else next(found) for i in inside]
 
 
 # --- the business-health score for every entity ----------------------------------------
