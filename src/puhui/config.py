@@ -88,6 +88,23 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Public holidays skipped by working-day deadlines (JSON list of dates).",
     )
+    acquisition_export_daily_rows: int = Field(
+        5000,
+        ge=0,
+        description="Lead rows one institution may export per day (Shanghai time), all users.",
+    )
+    acquisition_invitations_daily: int = Field(
+        200, ge=0, description="Invitations one institution may send per day."
+    )
+    acquisition_invitation_days: int = Field(
+        14, ge=1, le=90, description="Days an invitation waits for the enterprise's answer."
+    )
+    acquisition_reinvite_days: int = Field(
+        30,
+        ge=0,
+        le=365,
+        description="Days after an enterprise declined before the same institution may ask again.",
+    )
     wechat_token: str | None = Field(
         None,
         description=(

@@ -165,12 +165,12 @@ def run(frame: pl.DataFrame, plan: Plan, *, eligible: np.ndarray | None = None) 
     total = int(rows.size)
     if total == 0 or plan.offset >= total:
         return Matches(total=total, ids=[])
-    key = _sort_key(frame.get_column(plan.sort)).gather(pl.Series(rows, dtype=pl.UInt32))
-    ids = _best(rows, key, plan.offset + plan.limit, descending=plan.descending)
+    key = sort_key(frame.get_column(plan.sort)).gather(pl.Series(rows, dtype=pl.UInt32))
+    ids = best(rows, key, plan.offset + plan.limit, descending=plan.descending)
     return Matches(total=total, ids=[int(i) for i in ids[plan.offset :]])
 
 
-def _best(rows: np.ndarray, key: pl.Series, k: int, *, descending: bool) -> np.ndarray:
+def best(rows: np.ndarray, key: pl.Series, k: int, *, descending: bool) -> np.ndarray:
     """The first ``k`` of ``rows`` (ascending ids) ordered by ``key`` (aligned with them),
     empty keys last, ties by id: a partial sort, exact at the boundary."""
     values = np.asarray(key.cast(pl.Float64).to_numpy(), dtype=np.float64)  # empty: NaN
@@ -306,7 +306,7 @@ def _text(value: float) -> str:
     return f"{value:g}"
 
 
-def _sort_key(column: pl.Series) -> pl.Series:
+def sort_key(column: pl.Series) -> pl.Series:
     """A sortable key: codes by their catalog order (grade A before B), flags as 0/1."""
     if isinstance(column.dtype, pl.Enum | pl.Categorical):
         return column.to_physical()

@@ -16,10 +16,13 @@ service, which names the failing condition by its path.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+from puhui.core.i18n import N_
+from puhui.matching.schemas import DemandCreate
 
 MAX_DEPTH = 4  # groups inside groups
 MAX_CONDITIONS = 40  # conditions in one request, all groups counted
@@ -198,3 +201,160 @@ class MarketingUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     opted_out: bool
+
+
+# --- saved filters, runs, lead files and invitations ----------------------------------------
+
+Schedule = Literal["none", "daily", "weekly"]
+LeadScope = Literal["all", "new"]
+ExportFormat = Literal["csv", "xlsx"]
+InvitationKind = Literal["demand", "authorization"]
+InvitationStatus = Literal["pending", "accepted", "declined", "withdrawn", "expired"]
+MAX_LEAD_PAGE = 100
+
+
+def _clean_text(value: str) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise ValueError(N_("Must not be blank."))
+    return value
+
+
+class FilterDefinition(BaseModel):
+    """What a saved filter keeps: a filter request without its page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conditions: Annotated[list[Node], Field(max_length=MAX_CONDITIONS)] = []
+    match: Literal["all", "any"] = "all"
+    sort: Sort = Sort()
+
+    def request(self, *, limit: int = 20, offset: int = 0) -> FilterRequest:
+        return FilterRequest(
+            conditions=self.conditions, match=self.match, sort=self.sort, limit=limit, offset=offset
+        )
+
+
+class SavedFilterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    filter: FilterDefinition
+    schedule: Schedule = "none"
+
+    _name = field_validator("name")(_clean_text)
+
+
+class SavedFilterUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    filter: FilterDefinition | None = None
+    schedule: Schedule | None = None
+
+    _name = field_validator("name")(lambda v: None if v is None else _clean_text(v))
+
+
+class RunRead(BaseModel):
+    id: int
+    saved_filter_id: int
+    trigger: str
+    created_at: datetime
+    snapshot_version: int | None
+    total: int
+    new_count: int
+    gone_count: int
+
+
+class SavedFilterRead(BaseModel):
+    id: int
+    name: str
+    owner_id: int
+    owner_name: str
+    schedule: Schedule
+    next_run_at: datetime | None
+    definition: dict[str, Any]
+    summary: str
+    created_at: datetime
+    updated_at: datetime | None
+    last_run: RunRead | None
+
+
+class LeadPage(BaseModel):
+    """One page of a run's leads (all of them, or the ones new since the run before),
+    ordered by the saved filter's sort on today's snapshot; opted-out entities left out."""
+
+    run: RunRead
+    scope: LeadScope
+    total: int
+    limit: int
+    offset: int
+    items: list[FilterHit]
+
+
+class LeadExportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: ExportFormat = "csv"
+    scope: LeadScope = "all"
+    limit: Annotated[int, Field(ge=1, le=100_000)] | None = None  # default: the whole list
+
+
+class ExportQuotaRead(BaseModel):
+    day: date
+    limit: int
+    used: int
+    remaining: int
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uscc: Annotated[str, Field(min_length=18, max_length=18)]
+    kind: InvitationKind = "demand"
+    product_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    saved_filter_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    message: Annotated[str, Field(max_length=300)] = ""
+
+    @field_validator("uscc")
+    @classmethod
+    def _uscc(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        return " ".join(value.split())
+
+
+class InvitationRead(BaseModel):
+    id: int
+    institution_id: int
+    institution_name: str
+    inviter_name: str
+    uscc: str
+    entity_name: str
+    kind: InvitationKind
+    product_id: int | None
+    product_name: str | None
+    message: str
+    status: InvitationStatus
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+    response_note: str
+    demand_id: int | None
+    consent_id: int | None
+
+
+class InvitationAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    demand: DemandCreate | None = None  # required for an invitation to apply (no references)
+    authorization_days: Annotated[int, Field(ge=7, le=365)] = 90
+
+
+class InvitationDecline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Annotated[str, Field(max_length=300)] = ""

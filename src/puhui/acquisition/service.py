@@ -19,6 +19,7 @@ Invariants
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
 from typing import Any
@@ -28,7 +29,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from puhui.acquisition import filters, repository
-from puhui.acquisition.errors import NotALender
+from puhui.acquisition.errors import InvalidFilter, NotALender
 from puhui.acquisition.filters import KeySpec, Matches, Plan
 from puhui.acquisition.schemas import (
     FilterHit,
@@ -53,6 +54,7 @@ __all__ = [
     "CREDIT_GRADE",
     "HEALTH_GRADE",
     "HEALTH_SCORE",
+    "InvalidFilter",
     "key_indicator_choices",
     "key_indicators",
     "marketing_preference",
@@ -172,6 +174,64 @@ def count(session: Session, *, actor: Actor, request: FilterRequest) -> int:
         return 0
     frame = _frame(view, [*plan.columns, plan.sort], key_indicators(session))
     return filters.count(frame, plan, eligible=_eligible_mask(session, view.n_entities))
+
+
+@dataclass(frozen=True)
+class MatchSet:
+    """Every eligible entity a filter matches now: ascending ids, and the snapshot read."""
+
+    ids: np.ndarray
+    snapshot_version: int | None
+
+
+def match_set(session: Session, definition: FilterRequest) -> MatchSet:
+    """All matches of a filter (a saved filter's run), not audited here: the caller records
+    the run."""
+    specs = key_indicators(session)
+    plan = filters.plan(definition, specs)
+    view = _view(get_settings())
+    if view is None:
+        return MatchSet(ids=np.zeros(0, dtype=np.int64), snapshot_version=None)
+    frame = _frame(view, list(plan.columns), specs)
+    rows = np.flatnonzero(
+        filters.mask(frame, plan, eligible=_eligible_mask(session, view.n_entities))
+    )
+    return MatchSet(ids=rows.astype(np.int64), snapshot_version=view.version)
+
+
+def ranked(
+    session: Session, definition: FilterRequest, ids: np.ndarray, *, limit: int, offset: int
+) -> tuple[int, list[FilterHit]]:
+    """Of ``ids`` (ascending), those still eligible, ordered by the filter's sort on today's
+    snapshot: (how many, the page's hits)."""
+    specs = key_indicators(session)
+    plan = filters.plan(definition, specs)
+    view = _view(get_settings())
+    if view is None or ids.size == 0:
+        return 0, []
+    ids = ids[ids < view.n_entities]
+    ids = ids[_eligible_mask(session, view.n_entities)[ids]]
+    total = int(ids.size)
+    if offset >= total:
+        return total, []
+    frame = _frame(view, [plan.sort], specs)
+    key = filters.sort_key(frame.get_column(plan.sort)).gather(pl.Series(ids, dtype=pl.UInt32))
+    best = filters.best(ids, key, offset + limit, descending=plan.descending)[offset:]
+    return total, _hits(session, view, plan, [int(i) for i in best], specs)
+
+
+def check(session: Session, request: FilterRequest) -> None:
+    """Raise the filter's 422 (naming the condition) if ``request`` cannot run today."""
+    filters.plan(request, key_indicators(session))
+
+
+def describe(request: FilterRequest) -> str:
+    """A filter in one readable line (``CRE_HEALTH_SCORE >= 60 and …``)."""
+    return filters.summary(request)
+
+
+def opted_out(session: Session, entity_id: int) -> bool:
+    return repository.optout(session, entity_id) is not None
 
 
 def _check_lender(actor: Actor) -> None:

@@ -94,6 +94,8 @@ class Action(StrEnum):
     MATCHING_STATS_READ = "matching.stats"  # the bank response league table
     ACQUISITION_FILTER = "acquisition.filter"  # find prospects by key-indicator filters
     MARKETING_MANAGE = "marketing.manage"  # an enterprise opts out of (or back into) marketing
+    LEADS_MANAGE = "leads.manage"  # saved filters, their runs, lead files and invitations
+    INVITATION_RESPOND = "invitation.respond"  # an enterprise answers a lender's invitation
 
 
 ALL_ROLES = frozenset(Role)
@@ -145,6 +147,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MATCHING_STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
     Action.ACQUISITION_FILTER: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
+    Action.LEADS_MANAGE: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.INVITATION_RESPOND: frozenset({Role.ENTERPRISE}),
 }
 
 

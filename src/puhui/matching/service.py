@@ -801,9 +801,17 @@ def _raise(
 
 
 def create_demand(
-    session: Session, *, actor: Actor, data: DemandCreate, now: datetime | None = None
+    session: Session,
+    *,
+    actor: Actor,
+    data: DemandCreate,
+    now: datetime | None = None,
+    direct_to: int | None = None,
+    referrer_id: int | None = None,
 ) -> Demand:
-    """A logged-in enterprise applies (registered, product, event or loan-code channel)."""
+    """A logged-in enterprise applies (registered, product, event or loan-code channel).
+    ``direct_to`` sends the demand straight to one institution (an accepted invitation),
+    whose ``referrer_id`` is told."""
     if actor.role is not Role.ENTERPRISE or not actor.entity_uscc:
         raise PermissionDenied(action="demand.create")
     now = _now(now)
@@ -815,6 +823,11 @@ def create_demand(
         loan_code=data.loan_code,
         now=now,
     )
+    if direct_to is not None:
+        if route.target_institution_id not in (None, direct_to):
+            raise field_error("product_id", N_("The product is not the inviting institution's."))
+        route.target_institution_id = direct_to
+        route.referrer_id = route.referrer_id or referrer_id
     entity = _entity(session, actor.entity_uscc)
     mobile = data.contact_mobile or accounts.user_mobile(session, actor.user_id)
     if not mobile:
