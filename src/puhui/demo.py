@@ -178,6 +178,32 @@ def link_city(session: Session) -> None:
             ),
         )
     seed_matching(session)
+    seed_leads(session)
+
+
+def seed_leads(session: Session) -> None:
+    """A weekly saved filter of bank_cm (growing firms with a good health grade), run once
+    so that the lead list has something to show. Skipped once bank_cm has one."""
+    from puhui.acquisition import leads
+    from puhui.acquisition.schemas import FilterDefinition, SavedFilterCreate
+
+    actor = _actor(session, "bank_cm")
+    if actor is None or leads.list_saved(session, actor=actor):
+        return
+    definition = FilterDefinition.model_validate(
+        {
+            "conditions": [
+                {"indicator": "OPR_TAX_TOTAL_YOY", "op": "gt", "value": 0.1},
+                {"indicator": "CRE_HEALTH_GRADE", "op": "in", "values": ["A", "B"]},
+            ]
+        }
+    )
+    saved = leads.create_saved(
+        session,
+        actor=actor,
+        data=SavedFilterCreate(name="高成长优质小微", filter=definition, schedule="weekly"),
+    )
+    leads.run_saved(session, saved=saved, actor=actor)
 
 
 def seed_matching(session: Session) -> None:

@@ -268,7 +268,9 @@ class TestInvitations:
             row = s.get(Demand, r.json()["demand_id"])
             assert row.target_institution_id == city.banks["a"]
             assert row.referrer_id == city.users["cm_a"].id
-            told = s.scalars(select(Message).where(Message.template == "acquisition.invited")).all()
+            told = s.scalars(
+                select(Message).where(Message.template == "acquisition.invited.demand")
+            ).all()
             assert {m.channel for m in told} == {"inbox", "sms"}
         again = city.client.post(url, json={"demand": demand}, headers=city.h("ent_a"))
         assert again.status_code == 409 and again.json()["error"]["code"] == "invitation_closed"

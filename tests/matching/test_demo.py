@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from puhui.acquisition.models import FilterRun, SavedFilter
 from puhui.matching.models import Claim, Demand, FinancingEvent, LoanCode, Product
 
 
@@ -24,3 +25,4 @@ def test_the_demo_seeds_products_an_event_a_code_and_demands_once(session):
     claim = session.scalars(select(Claim)).one()
     assert claim.status == "contacted" and claim.contacted_at is not None
     assert {d.channel for d in session.scalars(select(Demand))} == {"registered"}
+    assert (n(SavedFilter), n(FilterRun)) == (1, 1)  # bank_cm's weekly lead list, run once

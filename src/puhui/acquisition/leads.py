@@ -87,22 +87,31 @@ notifications.register_template(
     body=N_("Your saved filter {name} found {new} new enterprises ({total} in all)."),
 )
 notifications.register_template(
-    "acquisition.invited",
+    "acquisition.invited.demand",
     subject=N_("An invitation from {institution}"),
     body=N_(
-        "{institution} invites your enterprise to {what}. Open invitation {id} on the "
-        "platform to accept or decline it before {expires}."
+        "{institution} invites your enterprise to apply for a loan. Open invitation {id} on "
+        "the platform to accept or decline it before {expires}."
     ),
 )
 notifications.register_template(
-    "acquisition.answered",
-    subject=N_("Invitation answered"),
-    body=N_("{entity} answered your invitation {id}: {status}."),
+    "acquisition.invited.authorization",
+    subject=N_("An invitation from {institution}"),
+    body=N_(
+        "{institution} asks your enterprise to authorize it to read your credit information. "
+        "Open invitation {id} on the platform to accept or decline it before {expires}."
+    ),
 )
-INVITATION_WHAT = {
-    "demand": N_("apply for a loan"),
-    "authorization": N_("authorize it to read your credit information"),
-}
+notifications.register_template(
+    "acquisition.answered.accepted",
+    subject=N_("Invitation accepted"),
+    body=N_("{entity} accepted your invitation {id}."),
+)
+notifications.register_template(
+    "acquisition.answered.declined",
+    subject=N_("Invitation declined"),
+    body=N_("{entity} declined your invitation {id}."),
+)
 
 
 class ExportQuotaExceeded(Conflict):
@@ -620,13 +629,16 @@ def invite(
     institution = accounts.institution_names(session, {institution_id}).get(institution_id, "")
     params = {
         "institution": institution,
-        "what": INVITATION_WHAT[data.kind],
         "id": invitation.id,
         "expires": invitation.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d"),
     }
     for user_id, mobile in accounts.enterprise_contacts(session, data.uscc):
         notifications.notify(
-            session, template="acquisition.invited", params=params, user_id=user_id, mobile=mobile
+            session,
+            template=f"acquisition.invited.{data.kind}",
+            params=params,
+            user_id=user_id,
+            mobile=mobile,
         )
     _audit(
         session,
@@ -802,8 +814,8 @@ def _answered(session: Session, actor: Actor, invitation: Invitation) -> None:
     name = found[0].name if found else ""
     notifications.notify(
         session,
-        template="acquisition.answered",
-        params={"entity": name, "id": invitation.id, "status": invitation.status},
+        template=f"acquisition.answered.{invitation.status}",
+        params={"entity": name, "id": invitation.id},
         user_id=invitation.user_id,
         channels=("inbox",),
     )

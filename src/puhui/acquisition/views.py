@@ -1,5 +1,7 @@
-"""Pages: the filter builder (`/acquisition`) with its live count, and an enterprise's
-marketing opt-out (`/me/marketing`).
+"""Pages: the filter builder (`/acquisition`) with its live count and "save", saved
+filters with their runs, lead lists, files and invitations (`/acquisition/saved`,
+`/acquisition/invitations`), and an enterprise's marketing opt-out and invitations
+(`/me/marketing`, `/me/invitations`).
 
 The builder is one GET form (rows of indicator, op and value): it works without
 JavaScript (submitting runs the filter; "add" and "remove" re-render the rows), and with
@@ -10,6 +12,7 @@ because it shows no entity. Running the filter is audited like the API's.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -19,16 +22,23 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from puhui.acquisition import service
+from puhui.acquisition import leads, service
 from puhui.acquisition.filters import NUMERIC, KeySpec
 from puhui.acquisition.schemas import (
     DEFAULT_SORT,
     MAX_CONDITIONS,
     FilterRequest,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationDecline,
+    LeadExportRequest,
     MarketingUpdate,
+    SavedFilterCreate,
+    SavedFilterUpdate,
 )
-from puhui.core.errors import PuhuiError
+from puhui.core.errors import NotFound, PuhuiError
 from puhui.core.i18n import N_
+from puhui.core.pagination import PageParams
 from puhui.core.policy import Action, Actor
 from puhui.core.web import (
     TxRoute,
@@ -42,6 +52,7 @@ from puhui.core.web import (
 )
 from puhui.entities.errors import EntityNotFound
 from puhui.entities.service import DISTRICTS
+from puhui.matching.schemas import Guarantee
 
 router = APIRouter(route_class=TxRoute, include_in_schema=False)
 register_nav(N_("Find prospects"), "/acquisition", Action.ACQUISITION_FILTER, order=52)
@@ -190,6 +201,7 @@ def _context(session: Session, builder: Builder) -> dict[str, Any]:
         "districts": DISTRICTS,
         "result": None,
         "count": None,
+        "schedules": SCHEDULES,
     }
 
 
@@ -286,3 +298,458 @@ def marketing_submit(
 ) -> Response:
     service.set_marketing(session, actor=actor, data=MarketingUpdate(opted_out=opted_out == "1"))
     return redirect("/me/marketing")
+
+
+# --- saved filters, lead lists and invitations ------------------------------------------------
+
+register_nav(N_("Lead lists"), "/acquisition/saved", Action.LEADS_MANAGE, order=54)
+register_nav(N_("Invitations sent"), "/acquisition/invitations", Action.LEADS_MANAGE, order=55)
+register_nav(N_("Invitations"), "/me/invitations", Action.INVITATION_RESPOND, order=54)
+
+SCHEDULES = {"none": N_("by hand"), "daily": N_("daily"), "weekly": N_("weekly")}
+STATUS_LABELS = (
+    N_("pending"),
+    N_("accepted"),
+    N_("declined"),
+    N_("withdrawn"),
+    N_("expired"),
+    N_("manual"),
+    N_("schedule"),
+)
+KIND_LABELS = {"demand": N_("to apply for a loan"), "authorization": N_("to authorize a query")}
+LEADS_PER_PAGE = 20
+Text = Annotated[str, Form(max_length=300)]
+
+
+def _form_errors(request: Request, exc: Exception) -> dict[str, str]:
+    """``{field: message}`` (the last part of a field path) plus the form's own message."""
+    if isinstance(exc, ValidationError):
+        details = validation_details(exc.errors())
+        message = N_("This value is not valid.")
+        params: dict[str, Any] = {}
+    else:
+        assert isinstance(exc, PuhuiError)
+        details = exc.details if isinstance(exc.details, list) else []
+        message, params = exc.message, exc.params
+    errors = {
+        str(d.get("field", "")).split(".")[-1] or "form": translate(
+            request, d["message"], **d.get("params", {})
+        )
+        for d in details
+        if isinstance(d, dict) and "message" in d
+    }
+    if not errors or (isinstance(exc, PuhuiError) and not details):
+        errors["form"] = translate(request, message, **params)
+    return errors
+
+
+@router.post("/acquisition/saved", response_class=HTMLResponse)
+def save_filter(
+    request: Request,
+    ind: Annotated[list[str], Form(max_length=MAX_CONDITIONS)] = [],  # noqa: B006
+    op: Annotated[list[str], Form(max_length=MAX_CONDITIONS)] = [],  # noqa: B006
+    a: Annotated[list[str], Form(max_length=MAX_CONDITIONS)] = [],  # noqa: B006
+    b: Annotated[list[str], Form(max_length=MAX_CONDITIONS)] = [],  # noqa: B006
+    match: Annotated[str, Form(max_length=3)] = "all",
+    sort: Annotated[str, Form(max_length=64)] = DEFAULT_SORT,
+    order: Annotated[str, Form(max_length=4)] = "desc",
+    name: Annotated[str, Form(max_length=200)] = "",
+    schedule: Annotated[str, Form(max_length=10)] = "none",
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    """Save the builder's conditions; a wrong row or name shows the builder again."""
+    builder = _builder(ind, op, a, b, match, sort, order, 1)
+    ctx = _context(session, builder)
+    wanted, used = builder.request(ctx["specs"])
+    ctx.update(pages=0, query="", save_name=name, save_schedule=schedule, save_errors={})
+    if wanted is not None:
+        definition = {
+            "conditions": [c.model_dump(mode="json") for c in wanted.conditions],
+            "match": wanted.match,
+            "sort": wanted.sort.model_dump(),
+        }
+        try:
+            data = SavedFilterCreate.model_validate(
+                {"name": name, "filter": definition, "schedule": schedule}
+            )
+            saved = leads.create_saved(session, actor=actor, data=data)
+            return redirect(f"/acquisition/saved/{saved.id}")
+        except (ValidationError, PuhuiError) as exc:
+            if isinstance(exc, PuhuiError) and exc.status != 422:
+                raise
+            session.rollback()
+            if isinstance(exc, PuhuiError) and any(
+                isinstance(d, dict) and str(d.get("field", "")).startswith("conditions")
+                for d in exc.details or []
+            ):
+                _translated(request, builder, exc, used)
+            else:
+                ctx["save_errors"] = _form_errors(request, exc)
+    return render(request, "acquisition/filter.html", ctx, status_code=422, actor=actor)
+
+
+@router.get("/acquisition/saved", response_class=HTMLResponse)
+def saved_list(
+    request: Request,
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> HTMLResponse:
+    ctx = {"filters": leads.list_saved(session, actor=actor), "schedules": SCHEDULES}
+    return render(request, "acquisition/saved_list.html", ctx, actor=actor)
+
+
+def _saved_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    filter_id: int,
+    *,
+    run_id: int | None = None,
+    scope: str = "all",
+    page: int = 1,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    saved = leads.get_saved(session, actor=actor, filter_id=filter_id)
+    read = leads.saved_reads(session, [saved])[0]
+    runs = leads.runs(session, actor=actor, filter_id=filter_id)
+    chosen = next((r for r in runs if r.id == run_id), runs[0] if runs else None)
+    scope = "new" if scope == "new" else "all"
+    lead_page = None
+    if chosen is not None:
+        lead_page = leads.lead_page(
+            session,
+            actor=actor,
+            run_id=chosen.id,
+            scope=scope,  # type: ignore[arg-type]
+            limit=LEADS_PER_PAGE,
+            offset=(page - 1) * LEADS_PER_PAGE,
+        )
+    pages = 0 if lead_page is None else max(1, -(-lead_page.total // LEADS_PER_PAGE))
+    ctx = {
+        "f": read,
+        "runs": runs,
+        "run": chosen,
+        "scope": scope,
+        "leads": lead_page,
+        "page": page,
+        "pages": pages,
+        "quota": leads.quota(session, actor=actor),
+        "schedules": SCHEDULES,
+        "kinds": KIND_LABELS,
+        "specs": service.key_indicators(session),
+        "districts": DISTRICTS,
+        "mine": saved.owner_id == actor.user_id,
+        "errors": errors or {},
+    }
+    return render(request, "acquisition/saved.html", ctx, status_code=status_code, actor=actor)
+
+
+@router.get("/acquisition/saved/{filter_id}", response_class=HTMLResponse)
+def saved_page(
+    request: Request,
+    filter_id: int,
+    run: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    scope: Annotated[str, Query(max_length=3)] = "all",
+    page: Annotated[int, Query(ge=1, le=50_000)] = 1,
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> HTMLResponse:
+    return _saved_page(request, session, actor, filter_id, run_id=run, scope=scope, page=page)
+
+
+def _on_saved(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    filter_id: int,
+    change: Callable[[], object],
+    done: str | None = None,
+) -> Response:
+    """One change from a saved filter's page: a refusal rolls back and shows the page with
+    its message and status; an unknown filter stays a 404."""
+    try:
+        change()
+    except (ValidationError, PuhuiError) as exc:
+        if isinstance(exc, PuhuiError) and exc.status == 404:
+            raise
+        session.rollback()
+        status = exc.status if isinstance(exc, PuhuiError) else 422
+        errors = _form_errors(request, exc)
+        return _saved_page(request, session, actor, filter_id, errors=errors, status_code=status)
+    return redirect(done or f"/acquisition/saved/{filter_id}")
+
+
+@router.post("/acquisition/saved/{filter_id}/run", response_class=HTMLResponse)
+def saved_run(
+    request: Request,
+    filter_id: int,
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    return _on_saved(
+        request,
+        session,
+        actor,
+        filter_id,
+        lambda: leads.run_now(session, actor=actor, filter_id=filter_id),
+    )
+
+
+@router.post("/acquisition/saved/{filter_id}/edit", response_class=HTMLResponse)
+def saved_edit(
+    request: Request,
+    filter_id: int,
+    name: Annotated[str, Form(max_length=200)] = "",
+    schedule: Annotated[str, Form(max_length=10)] = "none",
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    def change() -> object:
+        data = SavedFilterUpdate.model_validate({"name": name, "schedule": schedule})
+        return leads.update_saved(session, actor=actor, filter_id=filter_id, data=data)
+
+    return _on_saved(request, session, actor, filter_id, change)
+
+
+@router.post("/acquisition/saved/{filter_id}/archive", response_class=HTMLResponse)
+def saved_archive(
+    request: Request,
+    filter_id: int,
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    return _on_saved(
+        request,
+        session,
+        actor,
+        filter_id,
+        lambda: leads.archive_saved(session, actor=actor, filter_id=filter_id),
+        done="/acquisition/saved",
+    )
+
+
+@router.post("/acquisition/runs/{run_id}/export", response_class=HTMLResponse)
+def run_export(
+    request: Request,
+    run_id: int,
+    filter_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    format: Annotated[str, Form(max_length=4)] = "csv",
+    scope: Annotated[str, Form(max_length=3)] = "all",
+    limit: Annotated[str, Form(max_length=7)] = "",
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    try:
+        data = LeadExportRequest.model_validate(
+            {"format": format, "scope": scope, "limit": limit.strip() or None}
+        )
+        file = leads.export_leads(session, actor=actor, run_id=run_id, data=data)
+    except (ValidationError, PuhuiError) as exc:
+        if isinstance(exc, PuhuiError) and exc.status == 404:
+            raise
+        session.rollback()
+        status = exc.status if isinstance(exc, PuhuiError) else 422
+        errors = _form_errors(request, exc)
+        return _saved_page(
+            request, session, actor, filter_id, run_id=run_id, errors=errors, status_code=status
+        )
+    return Response(
+        content=file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
+
+
+@router.post("/acquisition/invite", response_class=HTMLResponse)
+def invite_submit(
+    request: Request,
+    uscc: Annotated[str, Form(max_length=40)],
+    kind: Annotated[str, Form(max_length=20)] = "demand",
+    message: Text = "",
+    filter_id: Annotated[str, Form(max_length=12)] = "",
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    saved_id = int(filter_id) if filter_id.isdigit() else None
+
+    def change() -> object:
+        data = InvitationCreate.model_validate(
+            {"uscc": uscc, "kind": kind, "message": message, "saved_filter_id": saved_id}
+        )
+        return leads.invite(session, actor=actor, data=data)
+
+    if saved_id is not None:
+        return _on_saved(request, session, actor, saved_id, change, done="/acquisition/invitations")
+    try:
+        change()
+    except (ValidationError, PuhuiError) as exc:
+        if isinstance(exc, PuhuiError) and exc.status == 404:
+            raise
+        session.rollback()
+        status = exc.status if isinstance(exc, PuhuiError) else 422
+        return _sent_page(request, session, actor, None, 1, _form_errors(request, exc), status)
+    return redirect("/acquisition/invitations")
+
+
+def _sent_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    status: str | None,
+    page: int,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    listed = leads.institution_invitations(
+        session, actor=actor, params=PageParams(page=page), status=status
+    )
+    ctx = {
+        "page": listed,
+        "status": status or "",
+        "kinds": KIND_LABELS,
+        "statuses": ("pending", "accepted", "declined", "withdrawn", "expired"),
+        "errors": errors or {},
+    }
+    return render(
+        request, "acquisition/invitations.html", ctx, status_code=status_code, actor=actor
+    )
+
+
+@router.get("/acquisition/invitations", response_class=HTMLResponse)
+def sent_page(
+    request: Request,
+    status: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> HTMLResponse:
+    known = (
+        status if status in ("pending", "accepted", "declined", "withdrawn", "expired") else None
+    )
+    return _sent_page(request, session, actor, known, page)
+
+
+@router.post("/acquisition/invitations/{invitation_id}/withdraw", response_class=HTMLResponse)
+def withdraw_submit(
+    request: Request,
+    invitation_id: int,
+    actor: Actor = require(Action.LEADS_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    try:
+        leads.withdraw(session, actor=actor, invitation_id=invitation_id)
+    except PuhuiError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        return _sent_page(request, session, actor, None, 1, _form_errors(request, exc), exc.status)
+    return redirect("/acquisition/invitations")
+
+
+def _mine_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    page: int,
+    errors: dict[str, str] | None = None,
+    failed: int | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    try:
+        listed = leads.my_invitations(session, actor=actor, params=PageParams(page=page))
+    except NotFound:
+        code = actor.entity_uscc or ""
+        return render(request, "profile/not_listed.html", {"uscc": code}, actor=actor)
+    ctx = {
+        "page": listed,
+        "kinds": KIND_LABELS,
+        "errors": errors or {},
+        "failed": failed,
+        "form": form or {},
+        "guarantees": [g.value for g in Guarantee],
+    }
+    return render(
+        request, "acquisition/my_invitations.html", ctx, status_code=status_code, actor=actor
+    )
+
+
+@router.get("/me/invitations", response_class=HTMLResponse)
+def my_invitations_page(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    actor: Actor = require(Action.INVITATION_RESPOND),
+    session: Session = Depends(db),
+) -> HTMLResponse:
+    return _mine_page(request, session, actor, page)
+
+
+@router.post("/me/invitations/{invitation_id}/accept", response_class=HTMLResponse)
+def accept_submit(
+    request: Request,
+    invitation_id: int,
+    amount: Annotated[str, Form(max_length=20)] = "",
+    term_months: Annotated[str, Form(max_length=4)] = "12",
+    purpose: Text = "",
+    guarantee_type: Annotated[str, Form(max_length=12)] = "credit",
+    contact_name: Annotated[str, Form(max_length=50)] = "",
+    contact_mobile: Annotated[str, Form(max_length=20)] = "",
+    authorization_days: Annotated[str, Form(max_length=4)] = "90",
+    actor: Actor = require(Action.INVITATION_RESPOND),
+    session: Session = Depends(db),
+) -> Response:
+    form = {
+        "amount": amount,
+        "term_months": term_months,
+        "purpose": purpose,
+        "guarantee_type": guarantee_type,
+        "contact_name": contact_name,
+        "contact_mobile": contact_mobile,
+        "authorization_days": authorization_days,
+    }
+    try:
+        invitation = leads.get_invitation(session, actor=actor, invitation_id=invitation_id)
+        body: dict[str, Any] = {"authorization_days": authorization_days.strip() or 90}
+        if invitation.kind == "demand":
+            body["demand"] = {
+                "amount": amount.strip().replace(",", "") or None,
+                "term_months": term_months.strip() or None,
+                "purpose": purpose,
+                "guarantee_type": guarantee_type,
+                "contact_name": contact_name,
+                "contact_mobile": contact_mobile.strip() or None,
+            }
+        data = InvitationAccept.model_validate(body)
+        leads.accept(session, actor=actor, invitation_id=invitation_id, data=data)
+    except (ValidationError, PuhuiError) as exc:
+        if isinstance(exc, PuhuiError) and exc.status == 404:
+            raise
+        session.rollback()
+        status = exc.status if isinstance(exc, PuhuiError) else 422
+        return _mine_page(
+            request, session, actor, 1, _form_errors(request, exc), invitation_id, form, status
+        )
+    return redirect("/me/invitations")
+
+
+@router.post("/me/invitations/{invitation_id}/decline", response_class=HTMLResponse)
+def decline_submit(
+    request: Request,
+    invitation_id: int,
+    note: Text = "",
+    actor: Actor = require(Action.INVITATION_RESPOND),
+    session: Session = Depends(db),
+) -> Response:
+    try:
+        leads.decline(
+            session, actor=actor, invitation_id=invitation_id, data=InvitationDecline(note=note)
+        )
+    except PuhuiError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        errors = _form_errors(request, exc)
+        return _mine_page(request, session, actor, 1, errors, invitation_id, None, exc.status)
+    return redirect("/me/invitations")
