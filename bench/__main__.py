@@ -17,6 +17,7 @@ from bench import (
     entity_search,
     generate_city,
     ingest_city,
+    instant,
     jobs_outbox,
     lake_snapshot,
     matching,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "profile": profile_query.run,
     "matching": matching.run,
     "acquisition": acquisition_filter.run,
+    "instant": instant.run,
 }
 
 

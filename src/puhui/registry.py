@@ -14,6 +14,7 @@ def load_all() -> None:
     import puhui.core.idempotency
     import puhui.core.jobs
     import puhui.ingest.tasks
+    import puhui.instant.models
     import puhui.matching.tasks
     import puhui.models
     import puhui.notifications.tasks
@@ -35,6 +36,8 @@ def routers() -> list[APIRouter]:
     from puhui.entities import views as entities_views
     from puhui.ingest import routes as ingest_api
     from puhui.ingest import views as ingest_views
+    from puhui.instant import routes as instant_api
+    from puhui.instant import views as instant_views
     from puhui.matching import routes as matching_api
     from puhui.matching import views as matching_views
     from puhui.notifications import routes as notifications_api
@@ -54,6 +57,7 @@ def routers() -> list[APIRouter]:
         ingest_api.router,
         matching_api.router,
         acquisition_api.router,
+        instant_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -65,6 +69,7 @@ def routers() -> list[APIRouter]:
         ingest_views.router,
         matching_views.router,
         acquisition_views.router,
+        instant_views.router,
         notifications_views.router,
         operations_views.router,
     ]

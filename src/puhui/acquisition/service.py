@@ -234,6 +234,44 @@ def opted_out(session: Session, entity_id: int) -> bool:
     return repository.optout(session, entity_id) is not None
 
 
+@dataclass(frozen=True)
+class EntityFacts:
+    """One entity's values of some key indicators on today's snapshot, and which of a list
+    of conditions hold for it (evaluated exactly as the filter evaluates them)."""
+
+    values: dict[str, Any]
+    holds: list[bool]
+    snapshot_version: int | None
+
+
+def entity_facts(
+    session: Session, entity_id: int, codes: Sequence[str], conditions: Sequence[Any] = ()
+) -> EntityFacts:
+    """``codes`` (key indicators) and every indicator ``conditions`` (filter nodes) read,
+    for one entity, and whether each condition holds. A condition that does not plan
+    (unknown or non-key indicator…) raises the filter's 422 at ``conditions.0…``."""
+    specs = key_indicators(session)
+    plans = [filters.plan(FilterRequest(conditions=[node]), specs) for node in conditions]
+    for code in codes:
+        filters.plan(FilterRequest(sort={"indicator": code}), specs)  # a key indicator?
+    wanted = list(dict.fromkeys([*codes, *(c for p in plans for c in p.columns)]))
+    view = _view(get_settings())
+    inside = view is not None and 0 <= entity_id < view.n_entities
+    columns = []
+    for code in wanted:
+        if inside and view is not None and code in view.group_of:
+            columns.append(view.column(code).slice(entity_id, 1))
+        else:
+            spec = specs[code]
+            dtype = snapshot_dtype(spec.value_type, spec.allowed_values) or pl.String()
+            columns.append(pl.Series(code, [None], dtype=dtype))
+    frame = pl.DataFrame(columns)
+    values = {c: _value(frame.get_column(c)[0]) for c in codes}
+    holds = [bool(filters.mask(frame, p)[0]) for p in plans]
+    version = view.version if view is not None else None
+    return EntityFacts(values=values, holds=holds, snapshot_version=version)
+
+
 def _check_lender(actor: Actor) -> None:
     if actor.role not in (Role.CUSTOMER_MANAGER, Role.RISK_MANAGER):
         raise PermissionDenied(action=AUDIT_FILTER)

@@ -96,6 +96,9 @@ class Action(StrEnum):
     MARKETING_MANAGE = "marketing.manage"  # an enterprise opts out of (or back into) marketing
     LEADS_MANAGE = "leads.manage"  # saved filters, their runs, lead files and invitations
     INVITATION_RESPOND = "invitation.respond"  # an enterprise answers a lender's invitation
+    INSTANT_POLICY_MANAGE = "instant.policy"  # decision policies of online products
+    INSTANT_APPLY = "instant.apply"  # an enterprise applies for an instant loan
+    INSTANT_READ = "instant.read"  # instant-loan decisions (own, institution's, all)
 
 
 ALL_ROLES = frozenset(Role)
@@ -149,6 +152,17 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
     Action.LEADS_MANAGE: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.INVITATION_RESPOND: frozenset({Role.ENTERPRISE}),
+    Action.INSTANT_POLICY_MANAGE: frozenset({Role.INSTITUTION_ADMIN, Role.RISK_MANAGER}),
+    Action.INSTANT_APPLY: frozenset({Role.ENTERPRISE}),
+    Action.INSTANT_READ: frozenset(
+        {
+            Role.ENTERPRISE,
+            Role.CUSTOMER_MANAGER,
+            Role.RISK_MANAGER,
+            Role.INSTITUTION_ADMIN,
+            Role.REGULATOR,
+        }
+    ),
 }
 
 

@@ -679,7 +679,7 @@ def _route(
     return route
 
 
-def _check_product_fit(
+def check_product_fit(
     product: Product, entity: Any, amount_fen: int, term: int, guarantee: str
 ) -> None:
     if not product.amount_min_fen <= amount_fen <= product.amount_max_fen:
@@ -738,7 +738,7 @@ def _raise(
 ) -> Demand:
     settings = settings or get_settings()
     if route.product is not None:
-        _check_product_fit(route.product, entity, amount_fen, term_months, guarantee_type)
+        check_product_fit(route.product, entity, amount_fen, term_months, guarantee_type)
     open_count = repository.open_demand_count(session, entity.id)
     if open_count >= MAX_OPEN_DEMANDS:
         raise ValidationFailed(
