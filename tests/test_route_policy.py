@@ -32,6 +32,7 @@ from puhui.core.web import CSRF_FIELD, Policy, TxRoute
 from puhui.entities import service as entities_service
 from puhui.ingest import service as ingest_service
 from puhui.ingest.models import Batch, DataSource
+from puhui.instant.models import DecisionPolicy
 from puhui.matching.models import Callback, Claim, Demand, LoanCode, Product
 from tests import factories
 from tests.entities.factories import record
@@ -62,6 +63,11 @@ BODIES = {
     "/api/v1/demands/{demand_id}/cancel": {"reason": "不再需要"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/events": {"to": "contacted"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/rating": {"rating": 5},
+    "/api/v1/instant/products/{product_id}/decisions": {
+        "amount": "100000",
+        "term_months": 12,
+        "authorize": True,
+    },
 }
 
 
@@ -290,6 +296,19 @@ def _matching_objects(
         )
         session.add(product)
         session.flush()
+        if side == "own":  # bank A's product decides online (instant loans)
+            session.add(
+                DecisionPolicy(
+                    institution_id=bank.id,
+                    product_id=product.id,
+                    version=1,
+                    rules=[],
+                    score_source="health",
+                    approve_min=60,
+                    refer_min=40,
+                    bands=[{"min_score": 60, "limit_fen": 100_000_00, "rate_bp": 400}],
+                )
+            )
         code = LoanCode(code=f"code{side}", target="institution", institution_id=bank.id)
         session.add(code)
         demand = Demand(

@@ -99,6 +99,7 @@ class Action(StrEnum):
     INSTANT_POLICY_MANAGE = "instant.policy"  # decision policies of online products
     INSTANT_APPLY = "instant.apply"  # an enterprise applies for an instant loan
     INSTANT_READ = "instant.read"  # instant-loan decisions (own, institution's, all)
+    INSTANT_POLICY_READ = "instant.policy.read"  # an institution's decision policies
 
 
 ALL_ROLES = frozenset(Role)
@@ -154,6 +155,9 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.INVITATION_RESPOND: frozenset({Role.ENTERPRISE}),
     Action.INSTANT_POLICY_MANAGE: frozenset({Role.INSTITUTION_ADMIN, Role.RISK_MANAGER}),
     Action.INSTANT_APPLY: frozenset({Role.ENTERPRISE}),
+    Action.INSTANT_POLICY_READ: frozenset(
+        {Role.CUSTOMER_MANAGER, Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}
+    ),
     Action.INSTANT_READ: frozenset(
         {
             Role.ENTERPRISE,

@@ -35,7 +35,7 @@ def create_policy(
 
 @router.get("/policies", response_model=list[PolicyRead], summary="My institution's policies")
 def list_policies(
-    actor: Actor = require(Action.INSTANT_READ), session: Session = Depends(db)
+    actor: Actor = require(Action.INSTANT_POLICY_READ), session: Session = Depends(db)
 ) -> list[PolicyRead]:
     return service.policies(session, actor=actor)
 
@@ -50,7 +50,7 @@ def list_policies(
 def decide(
     body: DecisionRequest,
     product_id: int = Path(ge=1, le=2**31 - 1),
-    actor: Actor = require(Action.INSTANT_APPLY),
+    actor: Actor = require(Action.INSTANT_APPLY, obj="product"),
     session: Session = Depends(db),
 ) -> DecisionRead:
     decision = service.decide(session, actor=actor, product_id=product_id, data=body)

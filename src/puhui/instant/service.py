@@ -30,7 +30,7 @@ from puhui.acquisition import service as acquisition
 from puhui.audit import service as audit
 from puhui.consent import service as consent
 from puhui.consent.schemas import ConsentGrant, Purpose
-from puhui.core.errors import NotFound, PermissionDenied, PuhuiError, field_error
+from puhui.core.errors import Conflict, NotFound, PermissionDenied, PuhuiError, field_error
 from puhui.core.i18n import N_
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
@@ -226,7 +226,7 @@ def decide(
         raise NoInstantDecision()
     product = matching.get_product(session, product_id)
     if not product.is_active:
-        raise NoInstantDecision()
+        raise Conflict(N_("This product has been withdrawn."), code="product_withdrawn")
     if not data.authorize:
         raise field_error(
             "authorize", N_("Give the decision authorization to have your application decided.")

@@ -102,7 +102,7 @@ def _apply_page(
 def apply_page(
     request: Request,
     product_id: int,
-    actor: Actor = require(Action.INSTANT_APPLY),
+    actor: Actor = require(Action.INSTANT_APPLY, obj="product"),
     session: Session = Depends(db),
 ) -> HTMLResponse:
     return _apply_page(request, session, actor, product_id)
@@ -116,7 +116,7 @@ def apply_submit(
     term_months: Annotated[str, Form(max_length=4)] = "",
     authorize: Annotated[str, Form(max_length=2)] = "",
     authorization_days: Annotated[str, Form(max_length=4)] = "30",
-    actor: Actor = require(Action.INSTANT_APPLY),
+    actor: Actor = require(Action.INSTANT_APPLY, obj="product"),
     session: Session = Depends(db),
 ) -> Response:
     form = {"amount": amount, "term_months": term_months, "authorization_days": authorization_days}
@@ -189,7 +189,7 @@ def _policies_page(
 @router.get("/instant/policies", response_class=HTMLResponse)
 def policies_page(
     request: Request,
-    actor: Actor = require(Action.INSTANT_READ),
+    actor: Actor = require(Action.INSTANT_POLICY_READ),
     session: Session = Depends(db),
 ) -> HTMLResponse:
     return _policies_page(request, session, actor)
