@@ -19,9 +19,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# Speed is measured in bench/, not in tests: a property test's examples may take as long as
+# a loaded machine makes them (CI runs the suite twice, beside PostgreSQL).
+settings.register_profile("puhui", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("puhui")
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
