@@ -137,6 +137,28 @@ class Settings(BaseSettings):
         ge=5,
         description="A message being handed to a gateway longer than this is checked again.",
     )
+    psi_max_items: int = Field(
+        100_000, ge=1, le=1_000_000, description="Items a bank may send in one PSI session."
+    )
+    psi_max_server_items: int = Field(
+        200_000,
+        ge=1,
+        le=2_000_000,
+        description="Entities a PSI filter may match (a broader filter must be narrowed).",
+    )
+    psi_session_minutes: int = Field(
+        15, ge=1, le=1440, description="Minutes a PSI session stays open before it expires."
+    )
+    psi_sessions_per_hour: int = Field(
+        20, ge=1, description="PSI sessions one institution may open in any clock hour."
+    )
+    psi_which_enabled: bool = Field(
+        True,
+        description=(
+            "Platform policy: institutions granted it may learn which of their items matched "
+            "(otherwise PSI answers only how many)."
+        ),
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 

@@ -94,6 +94,8 @@ class Action(StrEnum):
     MATCHING_STATS_READ = "matching.stats"  # the bank response league table
     ACQUISITION_FILTER = "acquisition.filter"  # find prospects by key-indicator filters
     MARKETING_MANAGE = "marketing.manage"  # an enterprise opts out of (or back into) marketing
+    PSI_RUN = "psi.run"  # a lender intersects its own list with a filtered set, privately
+    PSI_GRANT = "psi.grant"  # operators allow an institution to learn which items matched
 
 
 ALL_ROLES = frozenset(Role)
@@ -145,6 +147,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MATCHING_STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
     Action.ACQUISITION_FILTER: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
+    Action.PSI_RUN: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.PSI_GRANT: frozenset({Role.OPERATOR}),
 }
 
 

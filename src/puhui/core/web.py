@@ -369,18 +369,25 @@ def error_response(request: Request, exc: PuhuiError) -> Response:
     """Render the one error type as JSON, an HTMX partial or a page."""
     message = translate(request, exc.message, **exc.params)
     details = _translate_details(request, exc.details)
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
     if is_api(request):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
             {"error": {"code": exc.code, "message": message, "details": details}},
             status_code=exc.status,
-            headers=headers,
+            headers=headers or None,
         )
     if isinstance(exc, NotAuthenticated) and request.method == "GET" and not is_htmx(request):
         return redirect(f"/login?next={quote(request.url.path)}")
     context = {"error": exc, "message": message, "details": details}
     template = "_error.html" if is_htmx(request) else "error.html"
-    return render(request, template, context, status_code=exc.status)
+    response = render(request, template, context, status_code=exc.status)
+    response.headers.update(headers)
+    return response
 
 
 def _translate_details(request: Request, details: Any) -> Any:
