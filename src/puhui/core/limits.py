@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from puhui.core.errors import TooManyRequests
 from puhui.core.jobs import job_handler, periodic
 from puhui.core.orm import Base, UTCDateTime, utcnow
+from puhui.core.policy import Actor
 
 KEY_LENGTH = 96
 
@@ -142,3 +143,28 @@ def _purge_job(session: Session, payload: dict[str, Any]) -> None:
 
 
 periodic("core.purge_rate_counters", every=timedelta(minutes=30))
+
+
+def for_actor(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    per_user: int,
+    per_institution: int,
+    seconds: int,
+    secret: str,
+    message: str | None = None,
+) -> None:
+    """Count one hit against the caller's own budget (the user, or the API key) and its
+    institution's, both per ``seconds``."""
+    who = f"key:{actor.api_key_id}" if actor.api_key_id else f"user:{actor.user_id}"
+    hit(session, Limit(f"{name}.user", per_user, seconds), who, secret=secret, message=message)
+    if actor.institution_id is not None:
+        hit(
+            session,
+            Limit(f"{name}.inst", per_institution, seconds),
+            str(actor.institution_id),
+            secret=secret,
+            message=message,
+        )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, require
+from puhui.core.web import TxRoute, allow_large_bodies, db, require
 from puhui.psi import service
 from puhui.psi.schemas import (
     PsiGrantRead,
@@ -20,6 +20,8 @@ from puhui.psi.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/psi", route_class=TxRoute, tags=["psi"])
+# a 100 k-item list is ~4.5 MB of JSON: the upload cap applies, not the general body cap
+allow_large_bodies(r"^/api/v1/psi/sessions/[^/]+/intersect$")
 
 
 @router.post(
