@@ -735,18 +735,14 @@ def request_mobile_code(
         waited = (now - last.created_at).total_seconds()
         error.retry_after = max(1, int(CODE_RESEND_SECONDS - waited))  # type: ignore[attr-defined]
         raise error
-    # across purposes and processes: one code a minute and a daily budget per number
-    for limit in (
-        limits.Limit("sms.minute", 1, CODE_RESEND_SECONDS),
-        limits.Limit("sms.day", settings.limit_sms_codes_per_day, 86_400),
+    # atomic across processes (the check above can race): one code a minute per number and
+    # purpose — a demand's code, then a registration code a moment later, is one journey —
+    # and a daily budget per number across purposes
+    for limit, subject in (
+        (limits.Limit("sms.minute", 1, CODE_RESEND_SECONDS), f"{purpose}:mobile:{mobile}"),
+        (limits.Limit("sms.day", settings.limit_sms_codes_per_day, 86_400), f"mobile:{mobile}"),
     ):
-        limits.hit(
-            session,
-            limit,
-            f"mobile:{mobile}",
-            secret=settings.secret_key,
-            message=CODE_RATE_MESSAGE,
-        )
+        limits.hit(session, limit, subject, secret=settings.secret_key, message=CODE_RATE_MESSAGE)
     code = new_numeric_code()
     otp = OneTimeCode(
         purpose=purpose,

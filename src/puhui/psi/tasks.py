@@ -14,4 +14,4 @@ def expire_sessions(session: Session, payload: dict[str, Any]) -> None:
     service.expire_sessions(session)
 
 
-periodic("psi.expire_sessions", every=timedelta(minutes=5))
+periodic("psi.expire_sessions", every=timedelta(minutes=15))
