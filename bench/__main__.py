@@ -22,6 +22,7 @@ from bench import (
     lake_snapshot,
     matching,
     profile_query,
+    psi,
 )
 
 BENCHMARKS = {
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "matching": matching.run,
     "acquisition": acquisition_filter.run,
     "instant": instant.run,
+    "psi": psi.run,
 }
 
 

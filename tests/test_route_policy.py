@@ -34,6 +34,7 @@ from puhui.ingest import service as ingest_service
 from puhui.ingest.models import Batch, DataSource
 from puhui.instant.models import DecisionPolicy
 from puhui.matching.models import Callback, Claim, Demand, LoanCode, Product
+from puhui.psi.models import PsiSession
 from tests import factories
 from tests.entities.factories import record
 
@@ -53,6 +54,7 @@ OBJECT_PARAMS = {
     "code_id": "loan_code",
     "demand_id": "demand",
     "callback_id": "callback",
+    "session_id": "psi_session",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
@@ -60,6 +62,9 @@ INNER_PARAMS = {"claim_id": "claim"}
 # Other path parameters, and bodies valid enough to reach the object check.
 PATH_VALUES = {"fmt": "svg"}
 BODIES = {
+    "/api/v1/psi/sessions/{session_id}/intersect": {
+        "items": ["KeexlNaGa+eF8Kry/7fjSJRVNXeBLuG7BK0YBd1I6RU="]
+    },
     "/api/v1/demands/{demand_id}/cancel": {"reason": "不再需要"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/events": {"to": "contacted"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/rating": {"rating": 5},
@@ -237,6 +242,21 @@ def world(session) -> World:
         session.add(consent)
         session.flush()
         consents.append(consent.id)
+    psi = {}
+    for inst in (bank_a, bank_b):
+        row = PsiSession(
+            public_id=f"psi{inst.id}",
+            institution_id=inst.id,
+            mode="count",
+            filter={"conditions": [], "match": "all"},
+            filter_summary="*",
+            status="open",
+            nonce="00" * 32,
+            expires_at=now + timedelta(hours=1),
+        )
+        session.add(row)
+        session.flush()
+        psi[inst.id] = row.public_id
     matching = _matching_objects(
         session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other.uscc
     )
@@ -251,6 +271,7 @@ def world(session) -> World:
             "upload": uploads[source.id],
             "consent": consents[1],
             "uscc": own_uscc,
+            "psi_session": psi[bank_a.id],
             **matching["own"],
         },
         foreign={
@@ -262,6 +283,7 @@ def world(session) -> World:
             "upload": uploads[other_source.id],
             "consent": consents[2],
             "uscc": other.uscc,
+            "psi_session": psi[bank_b.id],
             **matching["foreign"],
         },
     )

@@ -27,10 +27,13 @@ from puhui.core.errors import NotFound, PermissionDenied, PuhuiError, Validation
 from puhui.core.web import (
     ANON_COOKIE,
     STATIC_DIR,
+    BodyLimitMiddleware,
+    BodyTooLarge,
     client_ip,
     error_response,
     is_api,
     new_anon_seed,
+    security_headers,
     validation_details,
 )
 
@@ -126,6 +129,9 @@ def _writable(path: Any) -> bool:
 
 
 def _install_middleware(app: FastAPI) -> None:
+    # added first, so it runs inside request_context: its 413s get the security headers
+    app.add_middleware(BodyLimitMiddleware)
+
     @app.middleware("http")
     async def request_context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -146,14 +152,7 @@ def _install_middleware(app: FastAPI) -> None:
                 secure=app.state.settings.cookie_secure,
             )
         response.headers["X-Request-ID"] = request_id
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if not request.url.path.startswith("/api/docs"):
-            response.headers["Content-Security-Policy"] = (
-                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                "script-src 'self'; frame-ancestors 'none'; form-action 'self'"
-            )
+        security_headers(request, response)
         if request.url.path.startswith("/api/") or request.url.path.startswith("/account"):
             response.headers["Cache-Control"] = "no-store"
         actor = request.state._state.get("actor")
@@ -196,6 +195,8 @@ def _install_error_handlers(app: FastAPI, factory: sessionmaker[Session]) -> Non
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return error_response(request, NotFound())
+        if exc.status_code == 413:
+            return error_response(request, BodyTooLarge(limit=str(exc.detail)))
         if exc.status_code == 405:
             return error_response(
                 request,

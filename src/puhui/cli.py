@@ -674,6 +674,87 @@ def create_user(
     console.print(f"user {user_id} [bold]{username}[/] ({role}) created")
 
 
+# --- private set intersection ------------------------------------------------------------------
+
+
+@app.command("psi")
+def psi_command(
+    usccs: Annotated[
+        Path, typer.Option("--list", help="The bank's USCCs, one a line (never sent in clear).")
+    ],
+    server: Annotated[
+        str, typer.Option(envvar="PUHUI_PSI_SERVER", help="Base URL of the platform.")
+    ],
+    api_key: Annotated[
+        str, typer.Option(envvar="PUHUI_PSI_API_KEY", help="The institution's API key.")
+    ],
+    filter_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--filter",
+            help='JSON filter as /api/v1/acquisition/filter takes it: {"conditions": [...], '
+            '"match": "all"} (none: every entity that can be found).',
+        ),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="count (how many match) or which (the matching USCCs).")
+    ] = "count",
+    out: Annotated[
+        Path | None, typer.Option(help="Write the matching USCCs here (which mode).")
+    ] = None,
+) -> None:
+    """Private set intersection: how many (or which) of the bank's USCCs are in a filtered
+    set, without sending the list in clear."""
+    import json
+
+    import httpx
+
+    from puhui.psi.client import PsiClient, PsiClientError
+
+    if mode not in ("count", "which"):
+        raise fail(f"unknown mode {mode!r}; choose count or which")
+    if out is not None and mode != "which":
+        raise fail("--out needs --mode which")
+    try:
+        lines = usccs.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise fail(f"cannot read {usccs}: {exc.strerror}") from exc
+    body: dict[str, Any] = {}
+    if filter_file is not None:
+        try:
+            body = json.loads(filter_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise fail(f"cannot read {filter_file}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise fail(f"{filter_file} is not JSON: {exc}") from exc
+        if not isinstance(body, dict) or set(body) - {"conditions", "match"}:
+            raise fail(f'{filter_file} must be an object with "conditions" and "match" only')
+    try:
+        with PsiClient(server.rstrip("/"), api_key=api_key) as client:
+            result = client.intersect(
+                lines,
+                conditions=body.get("conditions", []),
+                match=body.get("match", "all"),
+                mode="which" if mode == "which" else "count",
+            )
+    except PsiClientError as exc:
+        where = f" (HTTP {exc.status}, {exc.code})" if exc.status else ""
+        raise fail(f"{exc}{where}", code=1 if exc.status else 2) from exc
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach {server}: {exc}", code=1) from exc
+    console.print(
+        f"{result.count} of {result.items} USCCs are in the filtered set "
+        f"({result.server_items} entities; session {result.session_id})"
+    )
+    if result.matches is not None:
+        if out is not None:
+            out.write_text("".join(f"{c}\n" for c in result.matches), encoding="utf-8")
+            console.print(f"matching USCCs written to {out}")
+        else:
+            for code in result.matches:
+                console.print(code)
+
+
 def main() -> None:
     if os.environ.get("PUHUI_LOG_FORMAT") is None and sys.stderr.isatty():
         os.environ["PUHUI_LOG_FORMAT"] = "console"

@@ -154,6 +154,60 @@ class Settings(BaseSettings):
         ge=5,
         description="A message being handed to a gateway longer than this is checked again.",
     )
+    limit_login_per_username: int = Field(
+        10, ge=1, description="Log-in attempts for one username in a login window."
+    )
+    limit_login_per_ip: int = Field(
+        100, ge=1, description="Log-in attempts from one client IP in a login window."
+    )
+    limit_login_window_seconds: int = Field(
+        900, ge=1, description="Length of the log-in rate-limit window."
+    )
+    limit_sms_codes_per_day: int = Field(
+        10, ge=1, description="One-time codes sent to one mobile number per day (UTC)."
+    )
+    limit_profile_per_user: int = Field(
+        300, ge=1, description="Profile and report queries one user or API key makes an hour."
+    )
+    limit_profile_per_institution: int = Field(
+        5000, ge=1, description="Profile and report queries one institution makes an hour."
+    )
+    limit_export_per_user: int = Field(
+        60, ge=1, description="Downloads (CSV, XLSX, PDF) one user or API key makes an hour."
+    )
+    limit_export_per_institution: int = Field(
+        600, ge=1, description="Downloads (CSV, XLSX, PDF) one institution makes an hour."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+    max_upload_bytes: int = Field(
+        256 * 1_048_576,
+        ge=1024,
+        description="Largest upload (multipart files, PSI lists) accepted (413 beyond).",
+    )
+    psi_max_items: int = Field(
+        100_000, ge=1, le=1_000_000, description="Items a bank may send in one PSI session."
+    )
+    psi_max_server_items: int = Field(
+        200_000,
+        ge=1,
+        le=2_000_000,
+        description="Entities a PSI filter may match (a broader filter must be narrowed).",
+    )
+    psi_session_minutes: int = Field(
+        15, ge=1, le=1440, description="Minutes a PSI session stays open before it expires."
+    )
+    psi_sessions_per_hour: int = Field(
+        20, ge=1, description="PSI sessions one institution may open in any clock hour."
+    )
+    psi_which_enabled: bool = Field(
+        True,
+        description=(
+            "Platform policy: institutions granted it may learn which of their items matched "
+            "(otherwise PSI answers only how many)."
+        ),
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 

@@ -7,6 +7,7 @@ from puhui.catalog.models import CatalogVersion, Indicator
 from puhui.consent.models import Consent, QueryRecord
 from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.jobs import Job
+from puhui.core.limits import RateCounter
 from puhui.core.orm import Base
 from puhui.entities.models import Entity, RegistryState
 from puhui.ingest.models import Batch, BatchIssue, DataSource
@@ -21,6 +22,7 @@ from puhui.matching.models import (
     Product,
 )
 from puhui.notifications.models import DeliveryReceipt, Message, MessagePart
+from puhui.psi.models import PsiGrant, PsiSession
 
 __all__ = [
     "ApiKey",
@@ -51,7 +53,10 @@ __all__ = [
     "MessagePart",
     "OneTimeCode",
     "Product",
+    "PsiGrant",
+    "PsiSession",
     "QueryRecord",
+    "RateCounter",
     "RegistryState",
     "User",
 ]

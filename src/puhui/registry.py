@@ -13,12 +13,14 @@ def load_all() -> None:
     import puhui.acquisition.tasks
     import puhui.core.idempotency
     import puhui.core.jobs
+    import puhui.core.limits
     import puhui.ingest.tasks
     import puhui.instant.models
     import puhui.matching.tasks
     import puhui.models
     import puhui.notifications.tasks
-    import puhui.profile.tasks  # noqa: F401
+    import puhui.profile.tasks
+    import puhui.psi.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
@@ -46,6 +48,7 @@ def routers() -> list[APIRouter]:
     from puhui.operations import views as operations_views
     from puhui.profile import routes as profile_api
     from puhui.profile import views as profile_views
+    from puhui.psi import routes as psi_api
 
     return [
         accounts_api.router,
@@ -58,6 +61,7 @@ def routers() -> list[APIRouter]:
         matching_api.router,
         acquisition_api.router,
         instant_api.router,
+        psi_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,

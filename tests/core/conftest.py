@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from puhui.core.jobs import DEAD, DONE, Job
 from puhui.notifications.models import Message
+from tests.city import city  # noqa: F401 - the small city, for the abuse-limit tests
 from tests.core import handlers, killable  # noqa: F401 - registers the test job kinds
 
 

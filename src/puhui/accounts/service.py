@@ -42,6 +42,7 @@ from puhui.accounts.schemas import (
 )
 from puhui.audit import service as audit
 from puhui.config import Settings, get_settings
+from puhui.core import limits
 from puhui.core.errors import Conflict, PermissionDenied, field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.orm import utcnow
@@ -73,6 +74,10 @@ REGISTRATION = "registration"
 # in with it until the owner registers with the same verified mobile.
 UNCLAIMED_PASSWORD = "!unclaimed"  # noqa: S105 - a marker no password hash can equal
 CODE_RESEND_SECONDS = 60
+LOGIN_RATE_MESSAGE = N_("Too many log-in attempts; try again in {seconds} seconds.")
+CODE_RATE_MESSAGE = N_(
+    "Too many codes were sent to this mobile number; try again in {seconds} seconds."
+)
 CODE_MAX_ATTEMPTS = 5
 REGISTRATION_SMS = N_(
     "[Puhui] Your registration code is {code}, valid for {minutes} minutes. "
@@ -141,6 +146,7 @@ def login(
 ) -> LoginResult:
     """Check a password and open a web session (``kind="web"``) or a bearer token."""
     settings = settings or get_settings()
+    _throttle_login(session, username=username, ip=ip, settings=settings)
     now = utcnow()
     user = repository.user_by_username(session, username.strip(), for_update=True)
     password_ok = verify_password(user.password_hash if user else None, password)
@@ -217,6 +223,28 @@ def login(
     )
     session.flush()
     return LoginResult(user, token)
+
+
+def _throttle_login(session: Session, *, username: str, ip: str | None, settings: Settings) -> None:
+    """Every attempt counts against the username's and the client address's budgets
+    (database counters, so the bound holds across processes); over either raises
+    :class:`~puhui.core.limits.RateLimited` before the password is even checked."""
+    window = settings.limit_login_window_seconds
+    limits.hit(
+        session,
+        limits.Limit("login.username", settings.limit_login_per_username, window),
+        username.strip().casefold(),
+        secret=settings.secret_key,
+        message=LOGIN_RATE_MESSAGE,
+    )
+    if ip:
+        limits.hit(
+            session,
+            limits.Limit("login.ip", settings.limit_login_per_ip, window),
+            ip,
+            secret=settings.secret_key,
+            message=LOGIN_RATE_MESSAGE,
+        )
 
 
 def logout(session: Session, *, actor: Actor) -> None:
@@ -703,7 +731,18 @@ def request_mobile_code(
     recipient = keyed_digest(settings.secret_key, f"mobile:{mobile}")
     last = repository.latest_code(session, recipient_digest=recipient, purpose=purpose)
     if last is not None and now - last.created_at < timedelta(seconds=CODE_RESEND_SECONDS):
-        raise CodeTooSoon()
+        error = CodeTooSoon()
+        waited = (now - last.created_at).total_seconds()
+        error.retry_after = max(1, int(CODE_RESEND_SECONDS - waited))  # type: ignore[attr-defined]
+        raise error
+    # atomic across processes (the check above can race): one code a minute per number and
+    # purpose — a demand's code, then a registration code a moment later, is one journey —
+    # and a daily budget per number across purposes
+    for limit, subject in (
+        (limits.Limit("sms.minute", 1, CODE_RESEND_SECONDS), f"{purpose}:mobile:{mobile}"),
+        (limits.Limit("sms.day", settings.limit_sms_codes_per_day, 86_400), f"mobile:{mobile}"),
+    ):
+        limits.hit(session, limit, subject, secret=settings.secret_key, message=CODE_RATE_MESSAGE)
     code = new_numeric_code()
     otp = OneTimeCode(
         purpose=purpose,

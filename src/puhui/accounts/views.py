@@ -23,6 +23,7 @@ from puhui.accounts.schemas import (
 )
 from puhui.core.errors import PuhuiError
 from puhui.core.i18n import LOCALES, N_
+from puhui.core.limits import RateLimited
 from puhui.core.pagination import PageParams
 from puhui.core.policy import API_KEY_ROLES, ROLE_KINDS, Action, Actor, InstitutionKind, Role
 from puhui.core.web import (
@@ -112,15 +113,30 @@ def login(
     _: Actor | None = public(),
 ) -> Response:
     settings = request.app.state.settings
-    result = service.login(
-        session,
-        username=username,
-        password=password,
-        kind="web",
-        ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-        settings=settings,
-    )
+    try:
+        result = service.login(
+            session,
+            username=username,
+            password=password,
+            kind="web",
+            ip=client_ip(request),
+            user_agent=request.headers.get("user-agent"),
+            settings=settings,
+        )
+    except RateLimited as exc:
+        session.rollback()
+        page = render(
+            request,
+            "accounts/login.html",
+            {
+                "next": safe_next(next),
+                "username": username,
+                "error": translate(request, exc.message, **exc.params),
+            },
+            status_code=429,
+        )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if not result.ok or result.token is None:
         message = translate(request, LoginFailed.default_message)
         return render(

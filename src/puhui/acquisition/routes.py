@@ -32,7 +32,7 @@ from puhui.acquisition.schemas import (
 )
 from puhui.core.pagination import PageParams, PageRead, page_of
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, page_params, require
+from puhui.core.web import TxRoute, db, limited_download, page_params, require
 
 router = APIRouter(prefix="/api/v1", route_class=TxRoute, tags=["acquisition"])
 
@@ -207,6 +207,7 @@ def export_run(
     body: LeadExportRequest,
     run_id: int = Path(ge=1, le=2**31 - 1),
     actor: Actor = require(Action.LEADS_MANAGE),
+    _: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     file = leads.export_leads(session, actor=actor, run_id=run_id, data=body)

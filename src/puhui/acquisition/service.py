@@ -55,9 +55,11 @@ __all__ = [
     "HEALTH_GRADE",
     "HEALTH_SCORE",
     "InvalidFilter",
+    "filter_summary",
     "key_indicator_choices",
     "key_indicators",
     "marketing_preference",
+    "matching_usccs",
     "run_filter",
     "set_marketing",
 ]
@@ -270,6 +272,35 @@ def entity_facts(
     holds = [bool(filters.mask(frame, p)[0]) for p in plans]
     version = view.version if view is not None else None
     return EntityFacts(values=values, holds=holds, snapshot_version=version)
+
+
+def matching_usccs(
+    session: Session, *, actor: Actor, request: FilterRequest, at_most: int
+) -> tuple[int, list[str]]:
+    """(count, USCCs) of every eligible entity matching ``request``'s conditions (sort and
+    page ignored), for private set intersection. The USCCs come back only when the count is
+    at most ``at_most`` (else an empty list): a broad filter costs one count, not a list."""
+    _check_lender(actor)
+    specs = key_indicators(session)
+    plan = filters.plan(request, specs)
+    view = _view(get_settings())
+    if view is None:
+        return 0, []
+    frame = _frame(view, [*plan.columns, plan.sort], specs)
+    rows = np.flatnonzero(
+        filters.mask(frame, plan, eligible=_eligible_mask(session, view.n_entities))
+    )
+    if rows.size > at_most:
+        return int(rows.size), []
+    registry = entities.registry_frame(session)
+    wanted = pl.DataFrame({"entity_id": pl.Series(rows, dtype=registry["entity_id"].dtype)})
+    usccs = wanted.join(registry.select("entity_id", "uscc"), on="entity_id").get_column("uscc")
+    return int(rows.size), usccs.to_list()
+
+
+def filter_summary(request: FilterRequest) -> str:
+    """The compact text of a filter's conditions that audit records carry."""
+    return filters.summary(request)
 
 
 def _check_lender(actor: Actor) -> None:

@@ -43,6 +43,7 @@ from puhui.core.policy import Action, Actor
 from puhui.core.web import (
     TxRoute,
     db,
+    limited_download,
     redirect,
     register_nav,
     render,
@@ -539,6 +540,7 @@ def run_export(
     scope: Annotated[str, Form(max_length=3)] = "all",
     limit: Annotated[str, Form(max_length=7)] = "",
     actor: Actor = require(Action.LEADS_MANAGE),
+    _: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     try:

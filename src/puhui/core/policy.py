@@ -100,6 +100,8 @@ class Action(StrEnum):
     INSTANT_APPLY = "instant.apply"  # an enterprise applies for an instant loan
     INSTANT_READ = "instant.read"  # instant-loan decisions (own, institution's, all)
     INSTANT_POLICY_READ = "instant.policy.read"  # an institution's decision policies
+    PSI_RUN = "psi.run"  # a lender intersects its own list with a filtered set, privately
+    PSI_GRANT = "psi.grant"  # operators allow an institution to learn which items matched
 
 
 ALL_ROLES = frozenset(Role)
@@ -167,6 +169,8 @@ POLICY: dict[Action, frozenset[Role]] = {
             Role.REGULATOR,
         }
     ),
+    Action.PSI_RUN: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.PSI_GRANT: frozenset({Role.OPERATOR}),
 }
 
 

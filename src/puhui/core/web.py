@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from puhui.core import i18n, idempotency
+from puhui.core import i18n, idempotency, limits
 from puhui.core.errors import NotAuthenticated, PermissionDenied, PuhuiError
 from puhui.core.i18n import N_
 from puhui.core.masking import mask_mobile
@@ -105,6 +107,147 @@ def public() -> Any:
 
     dependency.__puhui_policy__ = PUBLIC  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+# --- abuse limits on routes --------------------------------------------------------------
+
+EXPORT_RATE_MESSAGE = N_("Too many downloads; try again in {seconds} seconds.")
+
+
+def limited_download() -> Any:
+    """Count a download (CSV, XLSX, PDF) against the caller's and its institution's hourly
+    budgets (``PUHUI_LIMIT_EXPORT_PER_USER`` / ``_PER_INSTITUTION``); 429 beyond. Declare it
+    after the route's :func:`require`, so only callers the policy lets through are counted."""
+
+    def dependency(
+        request: Request,
+        actor: Actor | None = Depends(optional_actor),
+        session: Session = Depends(db),
+    ) -> None:
+        if actor is None:
+            return  # the route's policy answers 401
+        settings = request.app.state.settings
+        limits.for_actor(
+            session,
+            actor,
+            name="export",
+            per_user=settings.limit_export_per_user,
+            per_institution=settings.limit_export_per_institution,
+            seconds=3600,
+            secret=settings.secret_key,
+            message=EXPORT_RATE_MESSAGE,
+        )
+
+    return Depends(dependency)
+
+
+# --- request bodies --------------------------------------------------------------------
+
+_large_bodies: list[re.Pattern[str]] = []
+
+
+def allow_large_bodies(path_pattern: str) -> None:
+    """Requests to paths matching ``path_pattern`` (a regex) may carry up to the upload cap
+    (``PUHUI_MAX_UPLOAD_BYTES``) whatever their content type (a PSI list is JSON)."""
+    compiled = re.compile(path_pattern)
+    if all(p.pattern != compiled.pattern for p in _large_bodies):
+        _large_bodies.append(compiled)
+
+
+class BodyTooLarge(PuhuiError):
+    default_code = "body_too_large"
+    default_status = 413
+    default_message = "The request is too large: at most {limit} are accepted here."
+
+
+def _human_bytes(n: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.4g} {unit}"
+    return f"{n} B"
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over its cap: ``PUHUI_MAX_BODY_BYTES`` in general, the larger
+    ``PUHUI_MAX_UPLOAD_BYTES`` for multipart uploads, octet streams and paths registered with
+    :func:`allow_large_bodies`. A declared ``Content-Length`` over the cap is refused before
+    a byte is read; a body without one (chunked) is counted as it arrives and refused when it
+    passes the cap, so no body over the cap is ever held in memory."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def _cap(self, scope: dict[str, Any]) -> int:
+        settings = scope["app"].state.settings
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        large = content_type.startswith(("multipart/form-data", "application/octet-stream"))
+        if large or any(p.search(scope.get("path", "")) for p in _large_bodies):
+            return int(settings.max_upload_bytes)
+        return int(settings.max_body_bytes)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = self._cap(scope)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > cap
+            except ValueError:
+                too_big = False  # the server rejects a malformed length itself
+            if too_big:
+                await self._refuse(scope, receive, send, cap)
+                return
+        seen = 0
+
+        async def counting() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message.get("type") == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > cap:
+                    # an HTTPException: FastAPI's body parsing re-raises those as they are
+                    # (any other error would become a 400); the app renders it as BodyTooLarge
+                    raise StarletteHTTPException(413, detail=_human_bytes(cap))
+            return message
+
+        await self.app(scope, counting, send)
+
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any, cap: int) -> None:
+        from starlette.requests import Request as StarletteRequest
+
+        request = StarletteRequest(scope, receive)
+        response = error_response(request, BodyTooLarge(limit=_human_bytes(cap)))
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+# --- security headers -------------------------------------------------------------------
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def security_headers(request: Request, response: Response) -> None:
+    """The headers every response carries. HSTS only over TLS (a plain-HTTP answer cannot
+    set it meaningfully, and a development server on http://localhost must not pin it).
+    The API docs page loads Swagger UI from its CDN and gets no CSP."""
+    headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if not request.url.path.startswith("/api/docs"):
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    if request.url.scheme == "https":
+        headers["Strict-Transport-Security"] = HSTS
 
 
 # --- one transaction per request -------------------------------------------------------
@@ -369,18 +512,25 @@ def error_response(request: Request, exc: PuhuiError) -> Response:
     """Render the one error type as JSON, an HTMX partial or a page."""
     message = translate(request, exc.message, **exc.params)
     details = _translate_details(request, exc.details)
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
     if is_api(request):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
             {"error": {"code": exc.code, "message": message, "details": details}},
             status_code=exc.status,
-            headers=headers,
+            headers=headers or None,
         )
     if isinstance(exc, NotAuthenticated) and request.method == "GET" and not is_htmx(request):
         return redirect(f"/login?next={quote(request.url.path)}")
     context = {"error": exc, "message": message, "details": details}
     template = "_error.html" if is_htmx(request) else "error.html"
-    return render(request, template, context, status_code=exc.status)
+    response = render(request, template, context, status_code=exc.status)
+    response.headers.update(headers)
+    return response
 
 
 def _translate_details(request: Request, details: Any) -> Any:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from puhui.core.errors import NotFound
 from puhui.core.pagination import PageParams, PageRead, page_read
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, page_params, require
+from puhui.core.web import TxRoute, db, limited_download, page_params, require
 from puhui.ingest import service
 from puhui.ingest.schemas import BatchRead, IssueRead, SourceCreate, SourceRead, UploadRead
 
@@ -124,6 +124,7 @@ def batch_report(
     batch_id: int,
     actor: Actor = require(Action.INGEST_READ, obj="batch"),
     session: Session = Depends(db),
+    _: None = limited_download(),
 ) -> FileResponse:
     batch = service.batch_for(session, actor=actor, batch_id=batch_id)
     path = service.report_path(request.app.state.settings, batch.id)

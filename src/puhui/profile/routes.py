@@ -11,7 +11,7 @@ from puhui.consent.schemas import CATEGORIES
 from puhui.core.errors import field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, public, request_locale, require
+from puhui.core.web import TxRoute, db, limited_download, public, request_locale, require
 from puhui.profile import pdf, service
 from puhui.profile.schemas import CreditReport, Profile, ReportCheck
 
@@ -96,6 +96,7 @@ def get_report_pdf(
     uscc: Uscc,
     actor: Actor = require(Action.PROFILE_READ),
     session: Session = Depends(db),
+    _: None = limited_download(),
 ) -> Response:
     locale = request_locale(request)
     report = service.credit_report(

@@ -31,6 +31,7 @@ from puhui.audit import service as audit
 from puhui.catalog import service as catalog
 from puhui.config import Settings, get_settings
 from puhui.consent import service as consent
+from puhui.core import limits
 from puhui.core.errors import PermissionDenied, field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.lake import Lake
@@ -92,6 +93,8 @@ METHOD = N_(
     "in business, tax credit grade, court and regulatory records), each 0-100; components "
     "without data are left out; A >= 80, B >= 65, C >= 50, D >= 35, else E."
 )
+
+PROFILE_RATE_MESSAGE = N_("Too many profile queries; try again in {seconds} seconds.")
 
 
 # --- catalog and lake, cached per process --------------------------------------------
@@ -225,6 +228,16 @@ def read_profile(
     record. Raises 422 for a malformed USCC, 404 for an unknown one, 403 without a live
     authorization (purpose ``query``) covering the categories."""
     settings = settings or get_settings()
+    limits.for_actor(
+        session,
+        actor,
+        name="profile",
+        per_user=settings.limit_profile_per_user,
+        per_institution=settings.limit_profile_per_institution,
+        seconds=3600,
+        secret=settings.secret_key,
+        message=PROFILE_RATE_MESSAGE,
+    )
     entity = entities.get_public(session, code=uscc)
     scope = consent.authorize_read(
         session,

@@ -14,6 +14,7 @@ from puhui.core.policy import Action, Actor
 from puhui.core.web import (
     TxRoute,
     db,
+    limited_download,
     redirect,
     register_nav,
     render,
@@ -87,6 +88,7 @@ def report_pdf(
     uscc: Uscc,
     actor: Actor = require(Action.PROFILE_READ),
     session: Session = Depends(db),
+    _: None = limited_download(),
 ) -> Response:
     locale = request_locale(request)
     report = service.credit_report(
