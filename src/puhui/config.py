@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         ge=5,
         description="A message being handed to a gateway longer than this is checked again.",
     )
+    signing_key_file: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the platform's SM2 signing key (audit checkpoints and exports); "
+            "empty: DATA_DIR/keys/platform-sm2.pem, generated on first use."
+        ),
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 
@@ -171,6 +178,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'puhui.db').resolve()}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        if self.signing_key_file is not None:
+            return self.signing_key_file
+        return self.data_dir / "keys" / "platform-sm2.pem"
 
     @property
     def lake_dir(self) -> Path:

@@ -10,6 +10,7 @@ def load_all() -> None:
     """Import every module that registers models, job handlers or schedules."""
     import puhui.accounts.tasks
     import puhui.acquisition.models
+    import puhui.audit.tasks
     import puhui.core.idempotency
     import puhui.core.jobs
     import puhui.ingest.tasks

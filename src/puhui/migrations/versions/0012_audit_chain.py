@@ -3,21 +3,210 @@
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-11-27 18:00:00
+
+Existing audit events are chained in id order (seq 1, 2, … in that order), the head row
+is set to the last of them, and triggers make events, checkpoints and signing keys
+append-only (UPDATE and DELETE refused; TRUNCATE too on PostgreSQL) and the head row
+undeletable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
+import puhui.core.orm
+from puhui.audit import chain
+
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_TS = puhui.core.orm.UTCDateTime(timezone=True)
+_CHUNK = 5000
+APPEND_ONLY = ("audit_events", "audit_checkpoints", "audit_signing_keys")
+
+_events = sa.table(
+    "audit_events",
+    sa.column("id", _ID),
+    sa.column("seq", _ID),
+    sa.column("prev_hash", sa.String()),
+    sa.column("hash", sa.String()),
+    sa.column("occurred_at", _TS),
+    *(
+        sa.column(name, sa.JSON() if name == "details" else sa.String())
+        for name in chain.RECORD_FIELDS
+        if name not in {"seq", "occurred_at"}
+    ),
+)
+
+
+def _chain_existing_rows(bind: sa.Connection) -> tuple[int, str]:
+    """Chain the rows already there in id order; the new head's (seq, hash)."""
+    seq, prev_hash, after_id = 0, chain.GENESIS_HASH, None
+    names = [n for n in chain.RECORD_FIELDS if n != "seq"]
+    update = (
+        _events.update()
+        .where(_events.c.id == sa.bindparam("row_id"))
+        .values(
+            seq=sa.bindparam("new_seq"),
+            prev_hash=sa.bindparam("new_prev"),
+            hash=sa.bindparam("new_hash"),
+        )
+    )
+    while True:
+        stmt = sa.select(_events.c.id, *(_events.c[n] for n in names)).order_by(_events.c.id)
+        if after_id is not None:
+            stmt = stmt.where(_events.c.id > after_id)
+        rows = bind.execute(stmt.limit(_CHUNK)).all()
+        if not rows:
+            return seq, prev_hash
+        params = []
+        for row in rows:
+            seq += 1
+            fields = {n: getattr(row, n) for n in names} | {"seq": seq}
+            digest = chain.link(prev_hash, chain.record_body(fields))
+            params.append(
+                {"row_id": row.id, "new_seq": seq, "new_prev": prev_hash, "new_hash": digest}
+            )
+            prev_hash = digest
+        bind.execute(update, params)
+        after_id = rows[-1].id
+
+
+def _sqlite_triggers() -> list[str]:
+    statements = []
+    for table in APPEND_ONLY:
+        for operation in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {operation} refused'); END"
+            )
+    statements.append(
+        "CREATE TRIGGER audit_chain_head_no_delete BEFORE DELETE ON audit_chain_head "
+        "BEGIN SELECT RAISE(ABORT, 'audit_chain_head is permanent: DELETE refused'); END"
+    )
+    return statements
+
+
+_PG_FUNCTION = """
+CREATE FUNCTION puhui_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$
+"""
+
+
+def _postgres_triggers() -> list[str]:
+    statements = [_PG_FUNCTION]
+    for table in APPEND_ONLY:
+        statements += [
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION puhui_audit_append_only()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION puhui_audit_append_only()",
+        ]
+    statements += [
+        "CREATE TRIGGER audit_chain_head_no_delete BEFORE DELETE ON audit_chain_head "
+        "FOR EACH ROW EXECUTE FUNCTION puhui_audit_append_only()",
+        "CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head "
+        "FOR EACH STATEMENT EXECUTE FUNCTION puhui_audit_append_only()",
+    ]
+    return statements
+
 
 def upgrade() -> None:
-    pass
+    bind = op.get_bind()
+    sqlite = bind.dialect.name == "sqlite"
+    op.create_table(
+        "audit_signing_keys",
+        sa.Column("key_id", sa.String(length=64), nullable=False),
+        sa.Column("public_key_pem", sa.Text(), nullable=False),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.PrimaryKeyConstraint("key_id", name=op.f("pk_audit_signing_keys")),
+    )
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("id", _ID, autoincrement=True, nullable=False),
+        sa.Column("seq", _ID, nullable=False),
+        sa.Column("head_hash", sa.String(length=64), nullable=False),
+        sa.Column("signed_at", _TS, nullable=False),
+        sa.Column("key_id", sa.String(length=64), nullable=False),
+        sa.Column("signature", sa.String(length=128), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["key_id"],
+            ["audit_signing_keys.key_id"],
+            name=op.f("fk_audit_checkpoints_key_id_audit_signing_keys"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_checkpoints")),
+        sa.UniqueConstraint("seq", name=op.f("uq_audit_checkpoints_seq")),
+    )
+    op.create_table(
+        "audit_chain_head",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", _ID, nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.Column("updated_at", _TS, nullable=False),
+        sa.CheckConstraint("id = 1", name=op.f("ck_audit_chain_head_single_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
+    )
+
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("seq", _ID, nullable=True))
+        batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
+
+    seq, head_hash = _chain_existing_rows(bind)
+
+    if sqlite:
+        # the batch below rebuilds audit_events, which query_records references: check
+        # the foreign keys at commit, when the rebuilt table holds every row again
+        op.execute("PRAGMA defer_foreign_keys = ON")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        for name, type_ in (("seq", _ID), ("prev_hash", sa.String(64)), ("hash", sa.String(64))):
+            batch_op.alter_column(name, existing_type=type_, nullable=False)
+        batch_op.create_unique_constraint(op.f("uq_audit_events_seq"), ["seq"])
+
+    head = sa.table(
+        "audit_chain_head",
+        sa.column("id", sa.Integer()),
+        sa.column("seq", _ID),
+        sa.column("hash", sa.String()),
+        sa.column("updated_at", _TS),
+    )
+    op.execute(
+        head.insert().values(id=1, seq=seq, hash=head_hash, updated_at=puhui.core.orm.utcnow())
+    )
+    for statement in _sqlite_triggers() if sqlite else _postgres_triggers():
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    pass
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for table in APPEND_ONLY:
+            for operation in ("update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
+        op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_delete")
+        op.execute("PRAGMA defer_foreign_keys = ON")
+    else:
+        for table in APPEND_ONLY:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+        op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_delete ON audit_chain_head")
+        op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_truncate ON audit_chain_head")
+        op.execute("DROP FUNCTION IF EXISTS puhui_audit_append_only()")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("uq_audit_events_seq"), type_="unique")
+        batch_op.drop_column("hash")
+        batch_op.drop_column("prev_hash")
+        batch_op.drop_column("seq")
+    op.drop_table("audit_chain_head")
+    op.drop_table("audit_checkpoints")
+    op.drop_table("audit_signing_keys")
