@@ -596,8 +596,10 @@ app.add_typer(audit_app, name="audit")
 
 
 def _print_report(report: Any, source: str) -> None:
+    from rich.markup import escape
+
     for problem in report.problems:
-        console.print(f"[bold red]✗[/] {problem}", markup=True, highlight=False)
+        console.print(f"[bold red]✗[/] {escape(str(problem))}", highlight=False)
     if report.more_problems:
         console.print(f"… and {report.more_problems} more problems")
     if report.ok:

@@ -45,7 +45,7 @@ def _plain_json(details: dict[str, Any] | None) -> dict[str, Any] | None:
     if details is None:
         return None
     try:
-        plain = json.loads(chain.canonical_json(details))
+        plain = json.loads(json.dumps(details, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"audit details must be plain JSON (no NaN, no objects): {exc}") from exc
     return plain  # type: ignore[no-any-return]

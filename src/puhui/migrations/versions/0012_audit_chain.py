@@ -78,6 +78,37 @@ def _chain_existing_rows(bind: sa.Connection) -> tuple[int, str]:
         after_id = rows[-1].id
 
 
+def _park_referencing_rows(bind: sa.Connection) -> list[str]:
+    """SQLite only: move aside the rows of the tables whose foreign keys reference
+    audit_events (query_records), and return those tables.
+
+    Rebuilding audit_events (what SQLite needs for NOT NULL and UNIQUE) drops the old table,
+    and with foreign keys on, that drop counts every referencing row as a violation that
+    no later insert takes back; a migration runs in a transaction, where foreign keys
+    cannot be switched off. So the referencing rows leave while the table is rebuilt and
+    come back afterwards, unchanged."""
+    tables = [
+        name
+        for (name,) in bind.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+        if any(
+            fk[2] == "audit_events"
+            for fk in bind.exec_driver_sql(f'PRAGMA foreign_key_list("{name}")')
+        )
+    ]
+    for name in tables:
+        bind.exec_driver_sql(f'CREATE TEMP TABLE "_park_{name}" AS SELECT * FROM "{name}"')
+        bind.exec_driver_sql(f'DELETE FROM "{name}"')
+    return tables
+
+
+def _unpark_rows(bind: sa.Connection, tables: list[str]) -> None:
+    for name in tables:
+        bind.exec_driver_sql(f'INSERT INTO "{name}" SELECT * FROM "_park_{name}"')
+        bind.exec_driver_sql(f'DROP TABLE "_park_{name}"')
+
+
 def _sqlite_triggers() -> list[str]:
     statements = []
     for table in APPEND_ONLY:
@@ -164,14 +195,12 @@ def upgrade() -> None:
 
     seq, head_hash = _chain_existing_rows(bind)
 
-    if sqlite:
-        # the batch below rebuilds audit_events, which query_records references: check
-        # the foreign keys at commit, when the rebuilt table holds every row again
-        op.execute("PRAGMA defer_foreign_keys = ON")
+    parked = _park_referencing_rows(bind) if sqlite else []
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         for name, type_ in (("seq", _ID), ("prev_hash", sa.String(64)), ("hash", sa.String(64))):
             batch_op.alter_column(name, existing_type=type_, nullable=False)
         batch_op.create_unique_constraint(op.f("uq_audit_events_seq"), ["seq"])
+    _unpark_rows(bind, parked)
 
     head = sa.table(
         "audit_chain_head",
@@ -194,7 +223,6 @@ def downgrade() -> None:
             for operation in ("update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
         op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_delete")
-        op.execute("PRAGMA defer_foreign_keys = ON")
     else:
         for table in APPEND_ONLY:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
@@ -202,11 +230,13 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_delete ON audit_chain_head")
         op.execute("DROP TRIGGER IF EXISTS audit_chain_head_no_truncate ON audit_chain_head")
         op.execute("DROP FUNCTION IF EXISTS puhui_audit_append_only()")
+    parked = _park_referencing_rows(bind) if bind.dialect.name == "sqlite" else []
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("uq_audit_events_seq"), type_="unique")
         batch_op.drop_column("hash")
         batch_op.drop_column("prev_hash")
         batch_op.drop_column("seq")
+    _unpark_rows(bind, parked)
     op.drop_table("audit_chain_head")
     op.drop_table("audit_checkpoints")
     op.drop_table("audit_signing_keys")
