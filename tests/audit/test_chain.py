@@ -260,7 +260,7 @@ class TestDatabase:
         session.flush()
         with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
             session.execute(text("DELETE FROM audit_checkpoints WHERE id = :id"), {"id": made.id})
-        with pytest.raises(DBAPIError, match="permanent|append-only"), session.begin_nested():
+        with pytest.raises(DBAPIError, match=r"permanent|append-only"), session.begin_nested():
             session.execute(text("DELETE FROM audit_chain_head"))
 
     def test_a_change_behind_the_triggers_back_is_found(self, session, factory, key, engine):
