@@ -721,6 +721,48 @@ def audit_export(
     console.print(f"{lines} lines written to {out}")
 
 
+# --- keys -----------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="Keys of the encrypted fields.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    reencrypt_only: Annotated[
+        bool,
+        typer.Option(
+            "--reencrypt-only",
+            help="Keep the active data key; only re-encrypt values still under older keys.",
+        ),
+    ] = False,
+) -> None:
+    """Make a new data key active and re-encrypt every encrypted field with it."""
+    from puhui.audit import service as audit_service
+    from puhui.core.db import get_session_factory, session_scope
+    from puhui.core.security import fields
+    from puhui.models import Base
+
+    _settings()
+    initialise(quiet=True)
+    try:
+        keyring = fields.current() if reencrypt_only else fields.add_data_key()
+        counts = fields.reencrypt(get_session_factory(), Base.metadata)
+        with session_scope() as session:
+            audit_service.record(
+                session,
+                actor=None,
+                action="keys.rotate",
+                username="cli",
+                details={"active": keyring.active, "reencrypted": counts},
+            )
+    except fields.FieldCryptoError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"active data key: {keyring.active}")
+    for name, n in counts.items():
+        console.print(f"  {name}: {n} values re-encrypted")
+
+
 # --- admin ----------------------------------------------------------------------------------
 
 

@@ -144,6 +144,21 @@ class Settings(BaseSettings):
             "empty: DATA_DIR/keys/platform-sm2.pem, generated on first use."
         ),
     )
+    master_key: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{32}$",
+        description=(
+            "SM4 master key (32 hex digits) wrapping the data keys of encrypted fields; "
+            "required outside development and tests once a sensitive field is stored."
+        ),
+    )
+    keyring_file: Path | None = Field(
+        None,
+        description=(
+            "Keyring of wrapped data keys; empty: DATA_DIR/keys/data-keys.json, created on "
+            "first use."
+        ),
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, MetaData, insert, select
+from sqlalchemy import Engine, MetaData, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
 from puhui import migrate
 from puhui.audit import chain, service
 from puhui.core.db import make_engine
+from puhui.core.security import fields
 from tests.conftest import create_database
 
 
@@ -30,9 +31,9 @@ def old_engine(tmp_path, settings) -> Iterator[Engine]:
 
 def _fill(engine: Engine) -> list[int]:
     meta = MetaData()
-    meta.reflect(engine, only=["audit_events", "entities", "query_records"])
-    events, entities, records = (
-        meta.tables[n] for n in ("audit_events", "entities", "query_records")
+    meta.reflect(engine, only=["audit_events", "entities", "query_records", "users"])
+    events, entities, records, users = (
+        meta.tables[n] for n in ("audit_events", "entities", "query_records", "users")
     )
     now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     with engine.begin() as conn:
@@ -74,7 +75,26 @@ def _fill(engine: Engine) -> list[int]:
                 created_at=now,
             )
         )
+        conn.execute(
+            insert(users).values(
+                id=1,
+                username="old_user",
+                display_name="",
+                password_hash="x",
+                role="risk_manager",
+                mobile="13812345678",
+                is_active=True,
+                failed_logins=0,
+                created_at=now,
+            )
+        )
     return sorted(ids)
+
+
+def _mobile(engine: Engine) -> tuple[str, str | None]:
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT * FROM users WHERE id = 1")).mappings().one()
+    return row["mobile"], row.get("mobile_bidx")
 
 
 class TestMigration0012:
@@ -101,6 +121,11 @@ class TestMigration0012:
             event = service.record(s, actor=None, action="new.one")
             assert (event.seq, event.prev_hash) == (4, rows[-1].hash)
         assert service.verify_database(factory, key=None).ok
+        stored, bidx = _mobile(old_engine)
+        assert stored.startswith("sm4:") and fields.decrypt("users.mobile", stored) == (
+            "13812345678"
+        )
+        assert bidx == fields.blind_index("users.mobile", "13812345678")
 
     def test_downgrade_and_upgrade_again(self, old_engine, settings):
         _fill(old_engine)
@@ -109,6 +134,7 @@ class TestMigration0012:
         with old_engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.downgrade(cfg, "0011")
+        assert _mobile(old_engine) == ("13812345678", None)
         migrate.upgrade(old_engine)
         factory = sessionmaker(old_engine, expire_on_commit=False)
         assert service.verify_database(factory, key=None).records == 3

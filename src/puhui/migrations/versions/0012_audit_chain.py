@@ -1,4 +1,4 @@
-"""security: tamper-evident audit chain and signed checkpoints
+"""security: tamper-evident audit chain and signed checkpoints; encrypted mobile numbers
 
 Revision ID: 0012
 Revises: 0011
@@ -8,6 +8,9 @@ Existing audit events are chained in id order (seq 1, 2, … in that order), the
 is set to the last of them, and triggers make events, checkpoints and signing keys
 append-only (UPDATE and DELETE refused; TRUNCATE too on PostgreSQL) and the head row
 undeletable.
+
+Mobile numbers (``users.mobile``, ``demands.contact_mobile``) are encrypted in place with
+SM4-GCM (see ``puhui.core.security.fields``) and users get an HMAC-SM3 blind index of theirs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from alembic import op
 
 import puhui.core.orm
 from puhui.audit import chain
+from puhui.core.security import fields
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -108,6 +112,58 @@ def _unpark_rows(bind: sa.Connection, tables: list[str]) -> None:
     for name in tables:
         bind.exec_driver_sql(f'INSERT INTO "{name}" SELECT * FROM "_park_{name}"')  # noqa: S608
         bind.exec_driver_sql(f'DROP TABLE "_park_{name}"')
+
+
+ENCRYPTED = (
+    # table, column, purpose (associated data), blind index column
+    ("users", "mobile", "users.mobile", "mobile_bidx"),
+    ("demands", "contact_mobile", "demands.contact_mobile", None),
+)
+
+
+def _recode(bind: sa.Connection, *, encrypt: bool) -> None:
+    """Encrypt (or, going down, decrypt) the sensitive columns in place, a chunk at a time."""
+    for table_name, column, purpose, bidx in ENCRYPTED:
+        cols: list[sa.ColumnClause[object]] = [
+            sa.column("id", sa.Integer()),
+            sa.column(column, sa.String()),
+        ]
+        if bidx:
+            cols.append(sa.column(bidx, sa.String()))
+        table = sa.table(table_name, *cols)
+        after = 0
+        while True:
+            rows = bind.execute(
+                sa.select(table.c.id, table.c[column])
+                .where(table.c.id > after, table.c[column].is_not(None))
+                .order_by(table.c.id)
+                .limit(_CHUNK)
+            ).all()
+            if not rows:
+                break
+            after = rows[-1].id
+            params: list[dict[str, object]] = []
+            for row in rows:
+                stored = row[1]
+                is_encrypted = stored.startswith(f"{fields.PREFIX}:")
+                if encrypt and not is_encrypted:
+                    value: dict[str, str | None] = {"new": fields.encrypt(purpose, stored)}
+                    if bidx:
+                        value["bidx"] = fields.blind_index(purpose, stored)
+                elif not encrypt and is_encrypted:
+                    value = {"new": fields.decrypt(purpose, stored)}
+                else:
+                    continue
+                params.append({"row_id": row.id, **value})
+            if not params:
+                continue
+            values: dict[str, sa.BindParameter[str]] = {column: sa.bindparam("new")}
+            if bidx and encrypt:
+                values[bidx] = sa.bindparam("bidx")
+            bind.execute(
+                table.update().where(table.c.id == sa.bindparam("row_id")).values(**values),
+                params,
+            )
 
 
 def _sqlite_triggers() -> list[str]:
@@ -216,9 +272,23 @@ def upgrade() -> None:
     for statement in _sqlite_triggers() if sqlite else _postgres_triggers():
         op.execute(statement)
 
+    op.add_column("users", sa.Column("mobile_bidx", sa.String(length=64), nullable=True))
+    op.create_index("ix_users_mobile_bidx", "users", ["mobile_bidx"], unique=False)
+    if not sqlite:
+        # ciphertexts are longer than the numbers; SQLite does not enforce declared lengths
+        op.alter_column("users", "mobile", existing_type=sa.String(20), type_=sa.String())
+        op.alter_column("demands", "contact_mobile", existing_type=sa.String(20), type_=sa.String())
+    _recode(bind, encrypt=True)
+
 
 def downgrade() -> None:
     bind = op.get_bind()
+    _recode(bind, encrypt=False)
+    if bind.dialect.name != "sqlite":
+        op.alter_column("users", "mobile", existing_type=sa.String(), type_=sa.String(20))
+        op.alter_column("demands", "contact_mobile", existing_type=sa.String(), type_=sa.String(20))
+    op.drop_index("ix_users_mobile_bidx", table_name="users")
+    op.drop_column("users", "mobile_bidx")
     if bind.dialect.name == "sqlite":
         for table in APPEND_ONLY:
             for operation in ("update", "delete"):
