@@ -763,6 +763,34 @@ def keys_rotate(
         console.print(f"  {name}: {n} values re-encrypted")
 
 
+@keys_app.command("rewrap")
+def keys_rewrap(
+    new_master_key: Annotated[
+        str,
+        typer.Option(
+            envvar="PUHUI_NEW_MASTER_KEY",
+            help="The new master key, 32 hex digits (better from PUHUI_NEW_MASTER_KEY).",
+        ),
+    ],
+) -> None:
+    """Wrap the keyring under a new master key; then set PUHUI_MASTER_KEY to it."""
+    from puhui.core.security import fields
+
+    _settings()
+    try:
+        new = bytes.fromhex(new_master_key)
+    except ValueError as exc:
+        raise fail("--new-master-key: 32 hex digits") from exc
+    try:
+        keyring = fields.rewrap(new)
+    except fields.FieldCryptoError as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"{keyring.path}: {len(keyring.data_keys)} data keys wrapped under the new master key; "
+        "set PUHUI_MASTER_KEY to it before the next start"
+    )
+
+
 # --- admin ----------------------------------------------------------------------------------
 
 

@@ -88,6 +88,19 @@ class TestKeys:
         with pytest.raises(fields.FieldCryptoError, match="does not open with this master key"):
             fields.decrypt("t.c", stored)
 
+    def test_rewrap_under_a_new_master_key(self, own_keyring):
+        own_keyring()
+        stored = fields.encrypt("t.c", "x")
+        new = "ffeeddccbbaa99887766554433221100"
+        r = CliRunner().invoke(cli, ["keys", "rewrap"], env={"PUHUI_NEW_MASTER_KEY": new})
+        assert r.exit_code == 0, r.output
+        with pytest.raises(fields.FieldCryptoError, match="does not open"):
+            fields.decrypt("t.c", stored)  # the old master key no longer opens it
+        own_keyring(master=new)
+        assert fields.decrypt("t.c", stored) == "x"
+        r = CliRunner().invoke(cli, ["keys", "rewrap", "--new-master-key", "xyz"])
+        assert r.exit_code == 2 and "32 hex digits" in r.output
+
     def test_production_needs_a_master_key(self, own_keyring):
         own_keyring(master=None, env="production")
         with pytest.raises(fields.FieldCryptoError, match="PUHUI_MASTER_KEY is not set"):

@@ -245,6 +245,19 @@ def add_data_key() -> Keyring:
     return current()
 
 
+def rewrap(new_master: bytes) -> Keyring:
+    """Wrap every key of the keyring under ``new_master`` (then set PUHUI_MASTER_KEY to it):
+    no stored value changes."""
+    if len(new_master) != SM4_KEY_SIZE:
+        raise FieldCryptoError(f"a master key is {SM4_KEY_SIZE} bytes (32 hex digits)")
+    keyring = current()
+    with _lock, _file_lock(keyring.path):
+        fresh = Keyring._load(keyring.path, master_key())
+        _save(fresh, new_master)
+        _cache.pop(str(keyring.path), None)
+    return fresh
+
+
 def encrypt(purpose: str, value: str) -> str:
     return current().encrypt(purpose, value)
 
