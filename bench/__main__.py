@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import (
     acquisition_filter,
+    audit_chain,
     entity_search,
     generate_city,
     ingest_city,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "profile": profile_query.run,
     "matching": matching.run,
     "acquisition": acquisition_filter.run,
+    "audit": audit_chain.run,
 }
 
 
