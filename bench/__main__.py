@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import (
     acquisition_filter,
+    audit_chain,
     entity_search,
     generate_city,
     ingest_city,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "acquisition": acquisition_filter.run,
     "instant": instant.run,
     "psi": psi.run,
+    "audit": audit_chain.run,
 }
 
 

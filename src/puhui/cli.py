@@ -589,6 +589,208 @@ def lake_index() -> None:
     )
 
 
+# --- audit ----------------------------------------------------------------------------------
+
+audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _print_report(report: Any, source: str) -> None:
+    from rich.markup import escape
+
+    for problem in report.problems:
+        console.print(f"[bold red]✗[/] {escape(str(problem))}", highlight=False)
+    if report.more_problems:
+        console.print(f"… and {report.more_problems} more problems")
+    if report.ok:
+        console.print(
+            f"[bold green]✓[/] {source}: {report.records} records and {report.checkpoints} "
+            f"signed checkpoints verified; head seq {report.head_seq} {report.head_hash}"
+        )
+    else:
+        console.print(
+            f"[bold red]{source}: the audit chain does not verify "
+            f"({len(report.problems) + report.more_problems} problems)[/]"
+        )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="An export (JSON Lines) to check; without it, the chain in the database."
+        ),
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            help="A trusted SM2 public key (PEM), repeatable. Default: for a file, the keys "
+            "its header lists; for the database, its signing keys and the platform's key.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the audit chain and its signatures; exit 1 on any problem found."""
+    from puhui.audit import service as audit_service
+    from puhui.core.security import Sm2PublicKey, SmCryptoError
+
+    keys: dict[str, Sm2PublicKey] = {}
+    for path in public_key or []:
+        try:
+            key = Sm2PublicKey.from_pem(path.read_bytes())
+        except (OSError, SmCryptoError) as exc:
+            raise fail(f"--public-key {path}: {exc}") from exc
+        keys[key.fingerprint()] = key
+    if file is not None:
+        if not file.is_file():
+            raise fail(f"no such file: {file}")
+        try:
+            report = audit_service.verify_file(file, keys=keys or None)
+        except UnicodeDecodeError as exc:
+            raise fail(f"{file} is not UTF-8 text: {exc}") from exc
+        if report.keys_from_file:
+            console.print(
+                "[yellow]signatures checked with the keys listed in the file itself; compare "
+                "their key ids with GET /api/v1/audit/public-key, or pass --public-key[/]"
+            )
+        _print_report(report, str(file))
+    else:
+        from puhui import registry
+        from puhui.core.db import get_session_factory
+
+        settings = _settings()
+        registry.load_all()
+        platform = None
+        if settings.signing_key_path.exists():
+            try:
+                platform = audit_service.platform_key(settings)
+            except SmCryptoError as exc:
+                raise fail(str(exc)) from exc
+        try:
+            report = audit_service.verify_database(get_session_factory(), key=platform)
+        except Exception as exc:
+            raise fail(_message(exc)) from exc
+        if keys:
+            console.print("[yellow]--public-key is for files; the database lists its keys[/]")
+        _print_report(report, "database")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain head now with the platform's SM2 key."""
+    from puhui.audit import service as audit_service
+    from puhui.core.db import session_scope
+
+    settings = _settings()
+    initialise(quiet=True)
+    try:
+        with session_scope() as session:
+            audit_service.record(session, actor=None, action="audit.checkpoint", username="cli")
+            made = audit_service.checkpoint(session, key=audit_service.platform_key(settings))
+            seq, head_hash, key_id = made.seq, made.head_hash, made.key_id
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
+    console.print(f"checkpoint at seq {seq} ({head_hash}) signed by key {key_id}")
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="File to write (JSON Lines).")],
+) -> None:
+    """Write the whole chain with its checkpoints and a signed end line."""
+    from puhui.audit import chain
+    from puhui.audit import service as audit_service
+    from puhui.core.db import get_session_factory, session_scope
+
+    settings = _settings()
+    initialise(quiet=True)
+    try:
+        with session_scope() as session:
+            audit_service.record(session, actor=None, action="audit.export", username="cli")
+        key = audit_service.platform_key(settings)
+        lines = 0
+        with out.open("w", encoding="utf-8") as sink:
+            for line in audit_service.export_lines(get_session_factory(), key=key):
+                sink.write(chain.dumps_line(line))
+                lines += 1
+    except OSError as exc:
+        raise fail(f"{out}: {exc}") from exc
+    console.print(f"{lines} lines written to {out}")
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+keys_app = typer.Typer(help="Keys of the encrypted fields.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    reencrypt_only: Annotated[
+        bool,
+        typer.Option(
+            "--reencrypt-only",
+            help="Keep the active data key; only re-encrypt values still under older keys.",
+        ),
+    ] = False,
+) -> None:
+    """Make a new data key active and re-encrypt every encrypted field with it."""
+    from puhui.audit import service as audit_service
+    from puhui.core.db import get_session_factory, session_scope
+    from puhui.core.security import fields
+    from puhui.models import Base
+
+    _settings()
+    initialise(quiet=True)
+    try:
+        keyring = fields.current() if reencrypt_only else fields.add_data_key()
+        counts = fields.reencrypt(get_session_factory(), Base.metadata)
+        with session_scope() as session:
+            audit_service.record(
+                session,
+                actor=None,
+                action="keys.rotate",
+                username="cli",
+                details={"active": keyring.active, "reencrypted": counts},
+            )
+    except fields.FieldCryptoError as exc:
+        raise fail(str(exc)) from exc
+    console.print(f"active data key: {keyring.active}")
+    for name, n in counts.items():
+        console.print(f"  {name}: {n} values re-encrypted")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(
+    new_master_key: Annotated[
+        str,
+        typer.Option(
+            envvar="PUHUI_NEW_MASTER_KEY",
+            help="The new master key, 32 hex digits (better from PUHUI_NEW_MASTER_KEY).",
+        ),
+    ],
+) -> None:
+    """Wrap the keyring under a new master key; then set PUHUI_MASTER_KEY to it."""
+    from puhui.core.security import fields
+
+    _settings()
+    try:
+        new = bytes.fromhex(new_master_key)
+    except ValueError as exc:
+        raise fail("--new-master-key: 32 hex digits") from exc
+    try:
+        keyring = fields.rewrap(new)
+    except fields.FieldCryptoError as exc:
+        raise fail(str(exc)) from exc
+    console.print(
+        f"{keyring.path}: {len(keyring.data_keys)} data keys wrapped under the new master key; "
+        "set PUHUI_MASTER_KEY to it before the next start"
+    )
+
+
 # --- admin ----------------------------------------------------------------------------------
 
 

@@ -208,6 +208,28 @@ class Settings(BaseSettings):
             "(otherwise PSI answers only how many)."
         ),
     )
+    signing_key_file: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the platform's SM2 signing key (audit checkpoints and exports); "
+            "empty: DATA_DIR/keys/platform-sm2.pem, generated on first use."
+        ),
+    )
+    master_key: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{32}$",
+        description=(
+            "SM4 master key (32 hex digits) wrapping the data keys of encrypted fields; "
+            "required outside development and tests once a sensitive field is stored."
+        ),
+    )
+    keyring_file: Path | None = Field(
+        None,
+        description=(
+            "Keyring of wrapped data keys; empty: DATA_DIR/keys/data-keys.json, created on "
+            "first use."
+        ),
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 
@@ -242,6 +264,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'puhui.db').resolve()}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        if self.signing_key_file is not None:
+            return self.signing_key_file
+        return self.data_dir / "keys" / "platform-sm2.pem"
 
     @property
     def lake_dir(self) -> Path:

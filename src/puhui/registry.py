@@ -11,6 +11,7 @@ def load_all() -> None:
     import puhui.accounts.tasks
     import puhui.acquisition.models
     import puhui.acquisition.tasks
+    import puhui.audit.tasks
     import puhui.core.idempotency
     import puhui.core.jobs
     import puhui.core.limits

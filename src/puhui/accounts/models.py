@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
 from puhui.core.policy import InstitutionKind, Role
+from puhui.core.security.fields import EncryptedString, blind_index
 
 
 class Institution(CreatedAtMixin, Base):
@@ -26,6 +27,9 @@ class Institution(CreatedAtMixin, Base):
         return InstitutionKind(self.kind)
 
 
+MOBILE_PURPOSE = "users.mobile"
+
+
 class User(CreatedAtMixin, Base):
     __tablename__ = "users"
 
@@ -36,7 +40,9 @@ class User(CreatedAtMixin, Base):
     role: Mapped[str] = mapped_column(String(32))
     institution_id: Mapped[int | None] = mapped_column(ForeignKey("institutions.id"))
     entity_uscc: Mapped[str | None] = mapped_column(String(18), unique=True)
-    mobile: Mapped[str | None] = mapped_column(String(20))
+    mobile: Mapped[str | None] = mapped_column(EncryptedString(MOBILE_PURPOSE))
+    # HMAC-SM3 blind index of the mobile number: exact lookup without decrypting
+    mobile_bidx: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -45,7 +51,15 @@ class User(CreatedAtMixin, Base):
 
     institution: Mapped[Institution | None] = relationship(lazy="raise")
 
-    __table_args__ = (Index("ix_users_institution_id", "institution_id"),)
+    __table_args__ = (
+        Index("ix_users_institution_id", "institution_id"),
+        Index("ix_users_mobile_bidx", "mobile_bidx"),
+    )
+
+    @validates("mobile")
+    def _index_mobile(self, key: str, value: str | None) -> str | None:
+        self.mobile_bidx = blind_index(MOBILE_PURPOSE, value)
+        return value
 
     @property
     def role_enum(self) -> Role:

@@ -8,7 +8,15 @@ from typing import Any
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
+from puhui.accounts.models import (
+    MOBILE_PURPOSE,
+    ApiKey,
+    AuthSession,
+    Institution,
+    OneTimeCode,
+    User,
+)
+from puhui.core.security.fields import blind_index
 
 
 def institution_by_id(session: Session, institution_id: int) -> Institution | None:
@@ -70,7 +78,11 @@ def users_query(
     if role:
         stmt = stmt.where(User.role == role)
     if q:
-        stmt = stmt.where(or_(User.username.contains(q), User.display_name.contains(q)))
+        found = [User.username.contains(q), User.display_name.contains(q)]
+        if q.strip().isdigit():
+            # mobile numbers are stored encrypted: an exact match through the blind index
+            found.append(User.mobile_bidx == blind_index(MOBILE_PURPOSE, q))
+        stmt = stmt.where(or_(*found))
     return stmt.order_by(User.id)
 
 

@@ -24,6 +24,9 @@ class AuditEventRead(BaseModel):
     outcome: str
     ip: str | None
     details: dict[str, Any] | None
+    seq: int
+    prev_hash: str
+    hash: str
 
 
 class AuditFilter(BaseModel):
@@ -35,3 +38,34 @@ class AuditFilter(BaseModel):
     institution_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+
+class CheckpointRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    head_hash: str
+    signed_at: datetime
+    key_id: str
+    signature: str
+
+
+class SigningKeyRead(BaseModel):
+    key_id: str
+    public_key_pem: str
+
+
+class PublicKeyRead(BaseModel):
+    algorithm: Literal["SM2"] = "SM2"
+    hash: Literal["SM3"] = "SM3"
+    signer_id: str
+    signature_encoding: Literal["DER"] = "DER"
+    key_id: str
+    public_key_pem: str
+    keys: list[SigningKeyRead]
+
+
+class ChainHeadRead(BaseModel):
+    seq: int
+    hash: str
+    latest_checkpoint: CheckpointRead | None

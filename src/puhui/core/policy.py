@@ -69,6 +69,8 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     APIKEY_MANAGE = "apikey.manage"
     AUDIT_READ = "audit.read"
+    AUDIT_EXPORT = "audit.export"  # the whole signed chain, for a regulator's own check
+    AUDIT_CHECKPOINT = "audit.checkpoint"  # sign the chain head now
     JOBS_MANAGE = "jobs.manage"
     MESSAGES_READ = "messages.read"
     CATALOG_READ = "catalog.read"
@@ -113,6 +115,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.USER_MANAGE: frozenset({Role.OPERATOR, Role.INSTITUTION_ADMIN}),
     Action.APIKEY_MANAGE: frozenset({Role.INSTITUTION_ADMIN}),
     Action.AUDIT_READ: frozenset({Role.AUDITOR, Role.REGULATOR}),
+    Action.AUDIT_EXPORT: frozenset({Role.REGULATOR, Role.OPERATOR}),
+    Action.AUDIT_CHECKPOINT: frozenset({Role.REGULATOR, Role.OPERATOR}),
     Action.JOBS_MANAGE: frozenset({Role.OPERATOR}),
     Action.MESSAGES_READ: frozenset({Role.OPERATOR}),
     Action.CATALOG_READ: ALL_ROLES,

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
+from puhui.core.security.fields import EncryptedString
 
 BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
@@ -119,7 +120,7 @@ class Demand(CreatedAtMixin, Base):
     purpose: Mapped[str] = mapped_column(String(300))
     guarantee_type: Mapped[str] = mapped_column(String(12))
     contact_name: Mapped[str] = mapped_column(String(50))
-    contact_mobile: Mapped[str] = mapped_column(String(20))
+    contact_mobile: Mapped[str] = mapped_column(EncryptedString("demands.contact_mobile"))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("financing_events.id"))
     loan_code_id: Mapped[int | None] = mapped_column(ForeignKey("loan_codes.id"))

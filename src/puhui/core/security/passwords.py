@@ -1,4 +1,4 @@
-"""Security primitives: password hashing (Argon2id), random tokens, keyed digests.
+"""Password hashing (Argon2id), random tokens, keyed digests.
 
 Tokens handed to clients (session ids, bearer tokens, API keys, one-time codes) are
 stored only as digests, so a copy of the database cannot be replayed as a log-in.

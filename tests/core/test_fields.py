@@ -1,0 +1,187 @@
+"""Sensitive fields at rest: SM4-GCM under wrapped data keys, blind indexes, rotation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from puhui.accounts.models import User
+from puhui.cli import app as cli
+from puhui.core.policy import Role
+from puhui.core.security import fields
+from puhui.models import Base
+from tests import factories
+from tests.test_cli import cli_db, run  # noqa: F401 - the fixture is used by name
+
+
+@pytest.fixture
+def own_keyring(tmp_path, settings, monkeypatch):
+    """Settings with a keyring of the test's own (and a given master key)."""
+
+    def use(master: str | None = "00112233445566778899aabbccddeeff", env: str = "test"):
+        own = settings.model_copy(
+            update={"keyring_file": tmp_path / "ring.json", "master_key": master, "env": env}
+        )
+        monkeypatch.setattr("puhui.config.get_settings", lambda: own)
+        return own
+
+    return use
+
+
+class TestValues:
+    def test_stored_form_round_trip_and_column_binding(self, settings):
+        stored = fields.encrypt("users.mobile", "13800138000")
+        prefix, key_id, blob = stored.split(":", 2)
+        assert prefix == "sm4" and key_id == str(fields.current().active)
+        assert "13800138000" not in stored and len(blob) > 40
+        assert fields.decrypt("users.mobile", stored) == "13800138000"
+        with pytest.raises(fields.FieldCryptoError, match="another column"):
+            fields.decrypt("demands.contact_mobile", stored)
+
+    @hsettings(max_examples=40, deadline=None)
+    @given(value=st.text(max_size=60), flip=st.integers(min_value=0))
+    def test_round_trip_and_any_change_is_refused(self, settings, value, flip):
+        stored = fields.encrypt("t.c", value)
+        assert fields.decrypt("t.c", stored) == value
+        head, blob = stored.rsplit(":", 1)
+        raw = bytearray(__import__("base64").b64decode(blob))
+        raw[flip % len(raw)] ^= 1 << (flip % 8)
+        changed = head + ":" + __import__("base64").b64encode(bytes(raw)).decode()
+        with pytest.raises(fields.FieldCryptoError):
+            fields.decrypt("t.c", changed)
+
+    def test_not_an_encrypted_value_and_unknown_key(self, settings):
+        with pytest.raises(fields.FieldCryptoError, match="not an encrypted value"):
+            fields.decrypt("users.mobile", "13800138000")
+        with pytest.raises(fields.FieldCryptoError, match="data key 999"):
+            fields.decrypt("users.mobile", "sm4:999:AAAA")
+
+    def test_blind_index_is_keyed_per_purpose_and_exact(self, settings):
+        a = fields.blind_index("users.mobile", "13800138000")
+        assert a == fields.blind_index("users.mobile", " 13800138000 ")
+        assert a != fields.blind_index("users.mobile", "13800138001")
+        assert a != fields.blind_index("other.mobile", "13800138000")
+        assert len(a) == 64 and fields.blind_index("users.mobile", None) is None
+
+
+class TestKeys:
+    def test_keyring_is_wrapped_and_private(self, own_keyring, tmp_path):
+        own_keyring()
+        fields.encrypt("t.c", "x")
+        path = tmp_path / "ring.json"
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        doc = json.loads(path.read_text())
+        assert doc["active"] == 1 and len(doc["data_keys"]) == 1
+        key = fields.current().data_keys[1]
+        assert key.hex() not in path.read_text()
+
+    def test_a_wrong_master_key_does_not_open_the_keyring(self, own_keyring):
+        own_keyring()
+        stored = fields.encrypt("t.c", "x")
+        own_keyring(master="ffeeddccbbaa99887766554433221100")
+        with pytest.raises(fields.FieldCryptoError, match="does not open with this master key"):
+            fields.decrypt("t.c", stored)
+
+    def test_rewrap_under_a_new_master_key(self, own_keyring):
+        own_keyring()
+        stored = fields.encrypt("t.c", "x")
+        new = "ffeeddccbbaa99887766554433221100"
+        r = CliRunner().invoke(cli, ["keys", "rewrap"], env={"PUHUI_NEW_MASTER_KEY": new})
+        assert r.exit_code == 0, r.output
+        with pytest.raises(fields.FieldCryptoError, match="does not open"):
+            fields.decrypt("t.c", stored)  # the old master key no longer opens it
+        own_keyring(master=new)
+        assert fields.decrypt("t.c", stored) == "x"
+        r = CliRunner().invoke(cli, ["keys", "rewrap", "--new-master-key", "xyz"])
+        assert r.exit_code == 2 and "32 hex digits" in r.output
+
+    def test_production_needs_a_master_key(self, own_keyring):
+        own_keyring(master=None, env="production")
+        with pytest.raises(fields.FieldCryptoError, match="PUHUI_MASTER_KEY is not set"):
+            fields.encrypt("t.c", "x")
+
+    def test_the_master_key_setting_is_validated(self, settings):
+        from pydantic import ValidationError
+
+        from puhui.config import Settings
+
+        with pytest.raises(ValidationError, match="master_key"):
+            Settings(env="test", secret_key="x" * 40, master_key="not-hex")
+
+
+class TestColumns:
+    def test_mobile_is_ciphertext_in_the_database(self, session):
+        user = factories.user(session, Role.CUSTOMER_MANAGER, mobile="13900139000")
+        session.flush()
+        raw = session.execute(
+            text("SELECT mobile, mobile_bidx FROM users WHERE id = :id"), {"id": user.id}
+        ).one()
+        assert raw.mobile.startswith("sm4:") and "13900139000" not in raw.mobile
+        assert raw.mobile_bidx == fields.blind_index("users.mobile", "13900139000")
+        session.expire_all()
+        assert session.get(User, user.id).mobile == "13900139000"
+
+    def test_an_operator_finds_a_user_by_mobile_through_the_blind_index(self, client, session):
+        target = factories.user(session, Role.RISK_MANAGER, mobile="13700137000")
+        factories.user(session, Role.RISK_MANAGER, mobile="13700137001")
+        operator = factories.user(session, Role.OPERATOR)
+        h = factories.token(client, operator.username)
+        r = client.get("/api/v1/users", params={"q": "13700137000"}, headers=h)
+        assert r.status_code == 200, r.text
+        assert [u["id"] for u in r.json()["items"]] == [target.id]
+
+    def test_every_sensitive_column_is_registered(self):
+        assert {(t, c) for t, c, _ in fields.encrypted_columns(Base.metadata)} == {
+            ("users", "mobile"),
+            ("demands", "contact_mobile"),
+        }
+
+    def test_rotation_reencrypts_and_old_values_stay_readable(self, session, factory):
+        user = factories.user(session, Role.CUSTOMER_MANAGER, mobile="13600136000")
+        session.flush()
+        before = fields.current().active
+        keyring = fields.add_data_key()
+        assert keyring.active == before + 1
+        session.expire_all()
+        assert session.get(User, user.id).mobile == "13600136000"  # old key still there
+        counts = fields.reencrypt(factory, Base.metadata)
+        assert counts["users.mobile"] >= 1
+        session.expire_all()
+        raw = session.execute(text("SELECT mobile FROM users WHERE id = :id"), {"id": user.id})
+        assert raw.scalar_one().startswith(f"sm4:{keyring.active}:")
+        assert session.get(User, user.id).mobile == "13600136000"
+        assert fields.reencrypt(factory, Base.metadata)["users.mobile"] == 0
+
+
+class TestCliRotate:
+    def test_keys_rotate(self, cli_db, tmp_path):  # noqa: F811
+        assert run("init", "--operator-username", "root_op").exit_code == 0
+        assert (
+            run("admin", "create-institution", "--name", "银行甲", "--kind", "bank").exit_code == 0
+        )
+        r = run(
+            "admin", "create-user", "--username", "cm9", "--password", "Secret-pass-2026",
+            "--role", "customer_manager", "--institution", "银行甲", "--mobile", "13500135000",
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(cli, ["keys", "rotate"])
+        assert r.exit_code == 0, r.output
+        assert "active data key: 2" in r.output and "users.mobile: 1 values" in r.output
+        r = CliRunner().invoke(cli, ["keys", "rotate", "--reencrypt-only"])
+        assert r.exit_code == 0 and "users.mobile: 0 values" in r.output
+        from sqlalchemy import create_engine
+
+        engine = create_engine(cli_db)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(text("SELECT mobile FROM users WHERE username='cm9'"))
+                assert stored.scalar_one().startswith("sm4:2:")
+        finally:
+            engine.dispose()
+        assert run("audit", "verify").exit_code == 0
