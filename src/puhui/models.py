@@ -21,6 +21,7 @@ from puhui.matching.models import (
     Product,
 )
 from puhui.notifications.models import DeliveryReceipt, Message, MessagePart
+from puhui.scoring.models import BatchRun, ModelVersion, ScoringModel, TrainingRun
 
 __all__ = [
     "ApiKey",
@@ -29,6 +30,7 @@ __all__ = [
     "Base",
     "Batch",
     "BatchIssue",
+    "BatchRun",
     "Callback",
     "CatalogVersion",
     "Claim",
@@ -49,9 +51,12 @@ __all__ = [
     "MarketingState",
     "Message",
     "MessagePart",
+    "ModelVersion",
     "OneTimeCode",
     "Product",
     "QueryRecord",
     "RegistryState",
+    "ScoringModel",
+    "TrainingRun",
     "User",
 ]

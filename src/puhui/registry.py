@@ -16,7 +16,9 @@ def load_all() -> None:
     import puhui.matching.tasks
     import puhui.models
     import puhui.notifications.tasks
-    import puhui.profile.tasks  # noqa: F401
+    import puhui.profile.tasks
+    import puhui.scoring.models
+    import puhui.scoring.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
@@ -42,6 +44,8 @@ def routers() -> list[APIRouter]:
     from puhui.operations import views as operations_views
     from puhui.profile import routes as profile_api
     from puhui.profile import views as profile_views
+    from puhui.scoring import routes as scoring_api
+    from puhui.scoring import views as scoring_views
 
     return [
         accounts_api.router,
@@ -53,6 +57,7 @@ def routers() -> list[APIRouter]:
         ingest_api.router,
         matching_api.router,
         acquisition_api.router,
+        scoring_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -64,6 +69,7 @@ def routers() -> list[APIRouter]:
         ingest_views.router,
         matching_views.router,
         acquisition_views.router,
+        scoring_views.router,
         notifications_views.router,
         operations_views.router,
     ]

@@ -40,9 +40,9 @@ def sample(n: int, seed: int = 7) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]
     bad = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int8)
     frame = pl.DataFrame(
         {
-            "OPR_TAX_TOTAL_12M": pl.Series(np.where(tax_missing, np.nan, tax)).fill_nan(None).cast(
-                pl.Float32
-            ),
+            "OPR_TAX_TOTAL_12M": pl.Series(np.where(tax_missing, np.nan, tax))
+            .fill_nan(None)
+            .cast(pl.Float32),
             "OPR_TAX_TOTAL_YOY": pl.Series(growth, dtype=pl.Float32),
             "NEG_RECORDS_TOTAL": pl.Series(negatives, dtype=pl.Int32),
             "NEG_ABNORMAL_OPERATION": pl.Series(abnormal, dtype=pl.Boolean),

@@ -5,6 +5,7 @@ evaluations agreeing (one row, numpy over a frame, SQL in SQLite and PostgreSQL)
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from typing import Any
 
@@ -29,7 +30,7 @@ def numeric_feature(draw: Any, indicator: str) -> dict[str, Any]:
     edges = sorted(draw(st.sets(finite, min_size=0, max_size=6)))
     bounds = [None, *edges, None]
     bins = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         b: dict[str, Any] = {"lo": lo, "hi": hi, "points": draw(points)}
         if draw(st.booleans()):
             b["reason"] = draw(codes)
@@ -244,7 +245,7 @@ class TestScoring:
         xs = sorted(draw.draw(st.lists(finite, min_size=2, max_size=10)))
         rest = {f["indicator"]: _row_value(draw.draw, f) for f in data["features"][1:]}
         scores = [card.score({**rest, feature["indicator"]: x})[0] for x in xs]
-        assert all(a <= b for a, b in zip(scores, scores[1:], strict=False))
+        assert all(a <= b for a, b in itertools.pairwise(scores))
 
     @given(scorecards(), st.data())
     def test_reasons_name_features_short_of_their_best(self, data, draw):

@@ -24,7 +24,7 @@ def trained():
 
 class TestTraining:
     def test_recovers_the_true_functions_auc(self, trained):
-        frame, bad, z, result, _ = trained
+        _frame, bad, z, result, _ = trained
         h = result.holdout_rows
         true_auc = roc_auc_score(bad[h], z[h])
         assert result.metrics["auc"] == pytest.approx(true_auc, abs=0.03)
@@ -37,7 +37,9 @@ class TestTraining:
         scores, _ = card.score_frame(frame.select(card.features))
         h = result.holdout_rows
         assert round(roc_auc_score(bad[h], -scores[h]), 4) == result.metrics["auc"]
-        assert training.ks_statistic(bad[h], scores[h]) == pytest.approx(result.metrics["ks"], abs=1e-4)
+        assert training.ks_statistic(bad[h], scores[h]) == pytest.approx(
+            result.metrics["ks"], abs=1e-4
+        )
 
     def test_informative_indicators_chosen_noise_left_out(self, trained):
         *_, result, _ = trained

@@ -94,6 +94,10 @@ class Action(StrEnum):
     MATCHING_STATS_READ = "matching.stats"  # the bank response league table
     ACQUISITION_FILTER = "acquisition.filter"  # find prospects by key-indicator filters
     MARKETING_MANAGE = "marketing.manage"  # an enterprise opts out of (or back into) marketing
+    MODEL_READ = "model.read"  # a lender's scoring models, their reports and ranked leads
+    MODEL_MANAGE = "model.manage"  # write scorecards, train, submit, score the population
+    MODEL_APPROVE = "model.approve"  # the checker: approve, reject or retire a version
+    MODEL_SCORE = "model.score"  # score authorized entities with an approved version (API)
 
 
 ALL_ROLES = frozenset(Role)
@@ -145,6 +149,12 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MATCHING_STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
     Action.ACQUISITION_FILTER: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
+    Action.MODEL_READ: frozenset(
+        {Role.CUSTOMER_MANAGER, Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}
+    ),
+    Action.MODEL_MANAGE: frozenset({Role.RISK_MANAGER}),
+    Action.MODEL_APPROVE: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
+    Action.MODEL_SCORE: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
 }
 
 

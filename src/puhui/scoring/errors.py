@@ -65,6 +65,19 @@ class NoSnapshot(Conflict):
     default_message = "There is no indicator snapshot yet; ingest data first."
 
 
-class NoBatchRun(NotFound):
+class NoBatchRun(Conflict):
     default_code = "no_batch_run"
     default_message = "This model version has not scored the population yet."
+
+
+class NoBaseline(Conflict):
+    default_code = "no_psi_baseline"
+    default_message = (
+        "There is nothing to compare yet: the version has no baseline population or there "
+        "is no snapshot."
+    )
+
+
+class NoApprovedVersion(Conflict):
+    default_code = "no_approved_version"
+    default_message = "Model {id} has no approved version to score with."

@@ -147,8 +147,11 @@ class Scorecard:
         v = _Validator()
         card = v.scorecard(data)
         if v.problems or card is None:
-            first = v.problems[0] if v.problems else {"message": InvalidScorecard.default_message}
-            raise InvalidScorecard(first["message"], details=v.problems, **first.get("params", {}))
+            first: dict[str, Any] = (
+                v.problems[0] if v.problems else {"message": InvalidScorecard.default_message}
+            )
+            params: dict[str, Any] = first.get("params") or {}
+            raise InvalidScorecard(str(first["message"]), details=v.problems, **params)
         return card
 
     def to_json(self) -> dict[str, Any]:
@@ -275,15 +278,15 @@ def _bin_column(f: Feature, column: pl.Series) -> np.ndarray:
         if column.dtype == pl.Boolean:
             column = column.cast(pl.Int8)
         x = column.cast(pl.Float64).fill_null(np.nan).to_numpy()
-        idx = np.searchsorted(f.edges(), x, side="right").astype(np.int16)
+        idx: np.ndarray = np.searchsorted(f.edges(), x, side="right").astype(np.int16)
         idx[np.isnan(x)] = f.missing_index
         return idx
     if column.dtype == pl.Boolean:
         column = column.cast(pl.Int8)
     text = column.cast(pl.String)
     mapping = {v: i for i, b in enumerate(f.bins) for v in b.values}
-    idx = text.replace_strict(mapping, default=f.other_index, return_dtype=pl.Int16)
-    out = idx.to_numpy().astype(np.int16)
+    codes = text.replace_strict(mapping, default=f.other_index, return_dtype=pl.Int16)
+    out: np.ndarray = codes.to_numpy().astype(np.int16)
     if text.null_count():
         out[text.is_null().to_numpy()] = f.missing_index
     return out

@@ -236,7 +236,8 @@ def _bin(
 def _missing(x: np.ndarray) -> np.ndarray:
     if x.dtype == object:
         return np.array([v is None for v in x.tolist()], dtype=bool)
-    return np.isnan(x)
+    out: np.ndarray = np.isnan(x)
+    return out
 
 
 def _fit(
@@ -319,7 +320,9 @@ def _table(card: Scorecard, j: int, bins: np.ndarray, y: np.ndarray, b: _Binned)
 
 def population(card: Scorecard, bins: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
     """Bin shares per feature and the score deciles' edges of a population."""
-    edges = np.unique(np.quantile(scores, np.linspace(0, 1, 11))[1:-1]) if scores.size else []
+    edges: np.ndarray = (
+        np.unique(np.quantile(scores, np.linspace(0, 1, 11))[1:-1]) if scores.size else np.zeros(0)
+    )
     return {
         "n": int(scores.size),
         "features": {
