@@ -33,6 +33,7 @@ from puhui.entities import service as entities_service
 from puhui.ingest import service as ingest_service
 from puhui.ingest.models import Batch, DataSource
 from puhui.matching.models import Callback, Claim, Demand, LoanCode, Product
+from puhui.scoring.models import ModelVersion, ScoringModel
 from tests import factories
 from tests.entities.factories import record
 
@@ -52,6 +53,8 @@ OBJECT_PARAMS = {
     "code_id": "loan_code",
     "demand_id": "demand",
     "callback_id": "callback",
+    "model_id": "model",
+    "version_id": "model_version",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
@@ -62,6 +65,8 @@ BODIES = {
     "/api/v1/demands/{demand_id}/cancel": {"reason": "不再需要"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/events": {"to": "contacted"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/rating": {"rating": 5},
+    "/api/v1/models/{model_id}/versions": {"definition": {}},
+    "/api/v1/models/{model_id}/scores": {"usccs": ["91330203MA0000001X"]},
 }
 
 
@@ -234,6 +239,7 @@ def world(session) -> World:
     matching = _matching_objects(
         session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other.uscc
     )
+    scoring = _scoring_objects(session, bank_a, bank_b, own_user, other_user)
     return World(
         home=home,
         objects={
@@ -246,6 +252,7 @@ def world(session) -> World:
             "consent": consents[1],
             "uscc": own_uscc,
             **matching["own"],
+            **scoring["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -257,6 +264,7 @@ def world(session) -> World:
             "consent": consents[2],
             "uscc": other.uscc,
             **matching["foreign"],
+            **scoring["foreign"],
         },
     )
 
@@ -332,6 +340,40 @@ def _matching_objects(
             "claim": claim.id,
             "callback": callback.id,
         }
+    return out
+
+
+def _scoring_objects(session, bank_a, bank_b, own_user, other_user):
+    """A model of each bank with an approved version written by a colleague (so that
+    nobody calling is its maker)."""
+    card = {
+        "base_points": 600,
+        "features": [
+            {
+                "indicator": "NEG_RECORDS_TOTAL",
+                "kind": "numeric",
+                "bins": [{"lo": None, "hi": 1, "points": 10}, {"lo": 1, "hi": None, "points": -10}],
+                "missing": {"points": 0},
+            }
+        ],
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for side, bank, maker in (("own", bank_a, own_user), ("foreign", bank_b, other_user)):
+        model = ScoringModel(institution_id=bank.id, name=f"model {side}", created_by=maker.id)
+        session.add(model)
+        session.flush()
+        version = ModelVersion(
+            model_id=model.id,
+            number=1,
+            source="scorecard",
+            status="approved",
+            definition=card,
+            created_by=maker.id,
+            submitted_by=maker.id,
+        )
+        session.add(version)
+        session.flush()
+        out[side] = {"model": model.id, "model_version": version.id}
     return out
 
 
@@ -500,3 +542,4 @@ class TestOtherInstitutionsObjects:
         assert session.get(Product, world.foreign["product"]).is_active
         assert session.get(Claim, world.foreign["claim"]).status == "claimed"
         assert session.get(Demand, world.foreign["demand"]).status == "open"
+        assert session.get(ModelVersion, world.foreign["model_version"]).status == "approved"

@@ -116,18 +116,18 @@ def add_version(
 )
 def train(
     model_id: int,
-    file: Annotated[UploadFile, File()],
+    file: Annotated[UploadFile | None, File()] = None,
     features: Annotated[str, Form(max_length=2000)] = "",
     actor: Actor = require(Action.MODEL_MANAGE, obj="model"),
     session: Session = Depends(db),
 ) -> TrainingRunRead:
-    content = file.file.read(MAX_UPLOAD + 1)
+    content = file.file.read(MAX_UPLOAD + 1) if file is not None else None
     codes = [c.strip() for c in features.replace(",", " ").split() if c.strip()]
     run = service.start_training(
         session,
         actor=actor,
         model_id=model_id,
-        filename=file.filename or "sample.csv",
+        filename=(file.filename if file else None) or "sample.csv",
         content=content,
         features=codes,
     )

@@ -430,11 +430,13 @@ def start_training(
     actor: Actor,
     model_id: int,
     filename: str,
-    content: bytes,
+    content: bytes | None,
     features: Sequence[str] = (),
 ) -> TrainingRun:
     """Read the labelled sample, match it to the registry and queue the training job."""
     model = _own_model(session, actor, model_id)
+    if content is None:
+        raise field_error("file", N_("Choose the file of the labelled sample."))
     specs = trainable(session)
     for i, code in enumerate(features):
         if code not in specs:
@@ -906,10 +908,10 @@ def leads_file(
     settings: Settings | None = None,
 ) -> tuple[str, str, bytes]:
     """(file name, media type, content) of the top ``limit`` leads as CSV or XLSX."""
+    version, model = _own_version(session, actor, version_id)
     if fmt not in ("csv", "xlsx"):
         raise field_error("format", N_("Download as csv or xlsx."))
     limit = max(1, min(limit, MAX_DOWNLOAD))
-    version, model = _own_version(session, actor, version_id)
     run = repository.latest_done_batch(session, version.id)
     if run is None:
         raise NoBatchRun()

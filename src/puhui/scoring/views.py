@@ -186,18 +186,18 @@ def add_version(
 def train(
     request: Request,
     model_id: int,
-    file: Annotated[UploadFile, File()],
+    file: Annotated[UploadFile | None, File()] = None,
     features: Annotated[list[str], Form(max_length=60)] = [],  # noqa: B006
     actor: Actor = require(Action.MODEL_MANAGE, obj="model"),
     session: Session = Depends(db),
 ) -> Response:
-    content = file.file.read(MAX_UPLOAD + 1)
+    content = file.file.read(MAX_UPLOAD + 1) if file is not None else None
     try:
         service.start_training(
             session,
             actor=actor,
             model_id=model_id,
-            filename=file.filename or "sample.csv",
+            filename=(file.filename if file else None) or "sample.csv",
             content=content,
             features=[f for f in features if f],
         )
