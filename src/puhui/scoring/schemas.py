@@ -30,6 +30,10 @@ LABELS = (
     N_("unknown_entity"),
     N_("scored"),
     N_("refused"),
+    N_("missing"),
+    N_("other"),
+    N_("training"),
+    N_("submission"),
 )
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
