@@ -21,6 +21,7 @@ from bench import (
     lake_snapshot,
     matching,
     profile_query,
+    scoring,
 )
 
 BENCHMARKS = {
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "profile": profile_query.run,
     "matching": matching.run,
     "acquisition": acquisition_filter.run,
+    "scoring": scoring.run,
 }
 
 

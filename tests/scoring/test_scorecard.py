@@ -390,3 +390,28 @@ class TestSqlExport:
         assert _sql_scores(engine, card, data, rows) == pytest.approx(scores.tolist(), abs=1e-9)
         assert not any(math.isnan(s) for s in scores)
         assert np.unique(scores).size > 5
+
+
+class TestManyBins:
+    @given(st.lists(finite, min_size=1, max_size=40))
+    def test_binary_search_path_agrees_with_rows(self, xs):
+        edges = [float(e) for e in range(-20, 21, 2)]  # 21 edges: the searchsorted path
+        bounds = [None, *edges, None]
+        card = Scorecard.from_json(
+            {
+                "features": [
+                    {
+                        "indicator": "X1",
+                        "kind": "numeric",
+                        "bins": [
+                            {"lo": lo, "hi": hi, "points": float(i)}
+                            for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False))
+                        ],
+                        "missing": {"points": -1},
+                    }
+                ]
+            }
+        )
+        values = [*xs, *edges, None]
+        scores, _ = card.score_frame(pl.DataFrame({"X1": pl.Series(values, dtype=pl.Float64)}))
+        assert scores.tolist() == [card.score({"X1": v})[0] for v in values]

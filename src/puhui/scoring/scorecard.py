@@ -50,6 +50,7 @@ MAX_FEATURES = 50
 MAX_BINS = 30
 MAX_VALUES = 100
 MAX_REASONS = 10
+FEW_EDGES = 12
 CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 INDICATOR_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 KINDS = ("numeric", "categorical")
@@ -188,7 +189,8 @@ class Scorecard:
 
     def bin_indices(self, frame: pl.DataFrame) -> np.ndarray:
         """The bin index of every cell, shape ``(rows, features)`` (int16)."""
-        out = np.empty((frame.height, len(self.feature_specs)), dtype=np.int16)
+        # column-major: each feature's bins are contiguous for the lookups that follow
+        out = np.empty((frame.height, len(self.feature_specs)), dtype=np.int16, order="F")
         for j, f in enumerate(self.feature_specs):
             out[:, j] = _bin_column(f, frame.get_column(f.indicator))
         return out
@@ -211,20 +213,50 @@ class Scorecard:
         return self.points_of(bins), self.reasons_of(bins)
 
     def reasons_of(self, bins: np.ndarray) -> list[list[str]]:
-        """Reason codes per row from bin indices. Rows share few bin combinations, so the
-        codes are worked out once per distinct combination."""
-        if bins.shape[0] == 0:
-            return []
-        if not self.feature_specs:
-            return [[] for _ in range(bins.shape[0])]
-        combos, inverse = np.unique(bins, axis=0, return_inverse=True)
-        lists = [
-            self._reasons(
-                [f.all_bins[int(i)] for f, i in zip(self.feature_specs, row, strict=True)]
-            )
-            for row in combos
-        ]
-        return [list(lists[i]) for i in inverse.reshape(-1)]
+        """Reason codes per row from bin indices (see :meth:`reason_table`)."""
+        lists, inverse = self.reason_table(bins)
+        return [list(lists[i]) for i in inverse.tolist()]
+
+    def reason_table(self, bins: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+        """The distinct reason lists of these rows and, per row, the index of its list.
+
+        Vectorised over rows: each row's shortfalls are sorted (largest first, ties in
+        feature order), repeated codes dropped, the first ``max_reasons`` kept, and the
+        kept code ids packed into one integer per row so that ``np.unique`` finds the few
+        distinct lists."""
+        n, width = bins.shape
+        if n == 0 or width == 0:
+            return [[]], np.zeros(n, dtype=np.int64)
+        codes = sorted({b.reason for f in self.feature_specs for b in f.all_bins if b.reason})
+        code_id = {c: i + 1 for i, c in enumerate(codes)}
+        gap = np.empty((n, width), dtype=np.float64)
+        cid = np.empty((n, width), dtype=np.int16)
+        for j, f in enumerate(self.feature_specs):
+            shortfall = [f.best - b.points if b.reason else 0.0 for b in f.all_bins]
+            gaps = np.array([g if g > 0 else 0.0 for g in shortfall], dtype=np.float64)
+            ids = [
+                code_id[b.reason] if b.reason and g > 0 else 0
+                for b, g in zip(f.all_bins, shortfall, strict=True)
+            ]
+            gap[:, j] = gaps[bins[:, j]]
+            cid[:, j] = np.array(ids, dtype=np.int16)[bins[:, j]]
+        order = np.argsort(-gap, axis=1, kind="stable")
+        ranked = np.take_along_axis(cid, order, axis=1)
+        for j in range(1, width):
+            seen = (ranked[:, :j] == ranked[:, j : j + 1]).any(axis=1)
+            ranked[seen & (ranked[:, j] != 0), j] = 0
+        left = np.argsort(ranked == 0, axis=1, kind="stable")
+        kept = np.take_along_axis(ranked, left, axis=1)[:, : self.max_reasons].astype(np.int64)
+        radix = len(codes) + 1
+        if radix ** kept.shape[1] < 2**62:
+            key = np.zeros(n, dtype=np.int64)
+            for j in range(kept.shape[1]):
+                key = key * radix + kept[:, j]
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        else:  # too many codes to pack: compare whole rows
+            _, first, inverse = np.unique(kept, axis=0, return_index=True, return_inverse=True)
+        lists = [[codes[c - 1] for c in kept[i].tolist() if c] for i in first.tolist()]
+        return lists, inverse.reshape(-1)
 
     def _reasons(self, picked: Sequence[Bin]) -> list[str]:
         shortfalls = []
@@ -274,19 +306,43 @@ def _sql_text(value: str) -> str:
 
 
 def _bin_column(f: Feature, column: pl.Series) -> np.ndarray:
+    """Bin indices of one column: ``searchsorted`` on the edges for numbers, a lookup
+    table on the physical codes for the snapshot's Enum and Boolean columns."""
     if f.kind == "numeric":
         if column.dtype == pl.Boolean:
             column = column.cast(pl.Int8)
-        x = column.cast(pl.Float64).fill_null(np.nan).to_numpy()
-        idx: np.ndarray = np.searchsorted(f.edges(), x, side="right").astype(np.int16)
-        idx[np.isnan(x)] = f.missing_index
+        x = column.cast(pl.Float64).to_numpy()  # empty cells come out as NaN
+        edges = f.edges()
+        idx: np.ndarray
+        if edges.size <= FEW_EDGES:
+            # the count of edges <= x is searchsorted(side="right"); with a few edges one
+            # vectorised comparison per edge is ~10x faster than the binary search
+            idx = np.zeros(x.size, dtype=np.int16)
+            for edge in edges.tolist():
+                idx += x >= edge
+        else:
+            idx = np.searchsorted(edges, x, side="right").astype(np.int16)
+        if column.null_count():
+            idx[np.isnan(x)] = f.missing_index
         return idx
-    if column.dtype == pl.Boolean:
-        column = column.cast(pl.Int8)
-    text = column.cast(pl.String)
     mapping = {v: i for i, b in enumerate(f.bins) for v in b.values}
-    codes = text.replace_strict(mapping, default=f.other_index, return_dtype=pl.Int16)
-    out: np.ndarray = codes.to_numpy().astype(np.int16)
+    if isinstance(column.dtype, pl.Enum) or column.dtype == pl.Boolean:
+        if column.dtype == pl.Boolean:
+            categories = ["0", "1"]
+            physical = column.cast(pl.UInt8)
+        else:
+            categories = column.dtype.categories.to_list()  # type: ignore[union-attr]
+            physical = column.to_physical()
+        lut = np.array(
+            [mapping.get(c, f.other_index) for c in categories] + [f.missing_index],
+            dtype=np.int16,
+        )
+        codes = physical.fill_null(len(categories)).to_numpy()
+        out: np.ndarray = lut[codes]
+        return out
+    text = column.cast(pl.String)
+    found = text.replace_strict(mapping, default=f.other_index, return_dtype=pl.Int16)
+    out = found.to_numpy().astype(np.int16)
     if text.null_count():
         out[text.is_null().to_numpy()] = f.missing_index
     return out

@@ -801,12 +801,13 @@ def run_batch(session: Session, *, run_id: int, settings: Settings | None = None
     card = scorecard_of(version)
     bins, scores, rows = _population_scores(session, view, card)
     order = np.lexsort((rows, -scores))  # best first, ties by entity id
-    reasons = card.reasons_of(bins[order])
+    lists, which = card.reason_table(bins[order])
+    joined = pl.Series([",".join(r) for r in lists], dtype=pl.String)
     frame = pl.DataFrame(
         {
             "entity_id": pl.Series(rows[order], dtype=pl.UInt32),
             "score": pl.Series(scores[order], dtype=pl.Float64),
-            "reasons": pl.Series([",".join(r) for r in reasons], dtype=pl.String),
+            "reasons": joined.gather(pl.Series(which, dtype=pl.UInt32)),
         }
     )
     folder = batch_dir(settings)
