@@ -178,6 +178,68 @@ def link_city(session: Session) -> None:
             ),
         )
     seed_matching(session)
+    seed_scoring(session)
+
+
+def seed_scoring(session: Session) -> None:
+    """An approved demo scorecard of 宁波甬城银行, written by bank_risk and approved by
+    bank_admin (maker and checker). Skipped once the bank has a model."""
+    from puhui.scoring import service as scoring
+    from puhui.scoring.schemas import ModelCreate
+
+    maker, checker = _actor(session, "bank_risk"), _actor(session, "bank_admin")
+    if maker is None or checker is None or scoring.list_models(session, actor=maker):
+        return
+    model = scoring.create_model(
+        session, actor=maker, data=ModelCreate(name="甬城小微评分卡", description="演示评分卡")
+    )
+    version = scoring.add_scorecard(
+        session, actor=maker, model_id=model.id, definition=DEMO_SCORECARD
+    )
+    scoring.change_state(session, actor=maker, version_id=version.id, change="submit")
+    scoring.change_state(session, actor=checker, version_id=version.id, change="approve")
+
+
+DEMO_SCORECARD = {
+    "base_points": 600,
+    "features": [
+        {
+            "indicator": "OPR_TAX_TOTAL_12M",
+            "kind": "numeric",
+            "bins": [
+                {"lo": None, "hi": 50000, "points": -25, "reason": "LOW_TAX"},
+                {"lo": 50000, "hi": 500000, "points": 5},
+                {"lo": 500000, "hi": None, "points": 30},
+            ],
+            "missing": {"points": -40, "reason": "NO_TAX"},
+        },
+        {
+            "indicator": "NEG_RECORDS_TOTAL",
+            "kind": "numeric",
+            "bins": [
+                {"lo": None, "hi": 1, "points": 20},
+                {"lo": 1, "hi": None, "points": -45, "reason": "NEGATIVE"},
+            ],
+            "missing": {"points": 0},
+        },
+        {
+            "indicator": "OPR_TAX_CREDIT_GRADE",
+            "kind": "categorical",
+            "bins": [
+                {"values": ["A", "B"], "points": 25},
+                {"values": ["M", "C", "D"], "points": -25, "reason": "TAX_GRADE"},
+            ],
+            "missing": {"points": -5},
+        },
+    ],
+    "cutoffs": [{"label": "approve", "min_score": 620}, {"label": "review", "min_score": 580}],
+    "reasons": {
+        "LOW_TAX": "近12个月纳税额较低",
+        "NO_TAX": "无纳税记录",
+        "NEGATIVE": "存在负面记录",
+        "TAX_GRADE": "纳税信用等级偏低",
+    },
+}
 
 
 def seed_matching(session: Session) -> None:
