@@ -405,7 +405,7 @@ class TestManyBins:
                         "kind": "numeric",
                         "bins": [
                             {"lo": lo, "hi": hi, "points": float(i)}
-                            for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False))
+                            for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
                         ],
                         "missing": {"points": -1},
                     }

@@ -326,13 +326,14 @@ def _bin_column(f: Feature, column: pl.Series) -> np.ndarray:
             idx[np.isnan(x)] = f.missing_index
         return idx
     mapping = {v: i for i, b in enumerate(f.bins) for v in b.values}
-    if isinstance(column.dtype, pl.Enum) or column.dtype == pl.Boolean:
-        if column.dtype == pl.Boolean:
+    dtype = column.dtype
+    if isinstance(dtype, pl.Enum) or dtype == pl.Boolean:
+        if isinstance(dtype, pl.Enum):
+            categories = dtype.categories.to_list()
+            physical = column.to_physical()
+        else:
             categories = ["0", "1"]
             physical = column.cast(pl.UInt8)
-        else:
-            categories = column.dtype.categories.to_list()  # type: ignore[union-attr]
-            physical = column.to_physical()
         lut = np.array(
             [mapping.get(c, f.other_index) for c in categories] + [f.missing_index],
             dtype=np.int16,
