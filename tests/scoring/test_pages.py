@@ -98,3 +98,14 @@ class TestModelPages:
         _login(world, "cm_a")
         page = world.client.get("/models").text
         assert 'action="/models"' not in page
+
+    def test_admins_of_other_institutions_see_a_notice(self, world, session):
+        from puhui.core.policy import InstitutionKind, Role
+
+        source = factories.institution(session, InstitutionKind.DATA_SOURCE)
+        admin = factories.user(session, Role.INSTITUTION_ADMIN, source)
+        session.commit()
+        world.client.cookies.clear()
+        factories.web_login(world.client, admin.username)
+        r = world.client.get("/models")
+        assert r.status_code == 200 and 'action="/models"' not in r.text

@@ -83,12 +83,14 @@ def _fields(exc: pytest.ExceptionInfo[InvalidScorecard]) -> list[str]:
 
 
 class TestValidator:
+    @settings(deadline=None)
     @given(scorecards())
     def test_well_formed_cards_are_accepted_and_round_trip(self, data):
         card = Scorecard.from_json(data)
         assert Scorecard.from_json(card.to_json()) == card
         assert card.features == tuple(f["indicator"] for f in data["features"])
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_a_gap_or_overlap_between_bins_is_refused(self, data, draw):
         f = draw.draw(st.integers(0, len(data["features"]) - 1))
@@ -105,6 +107,7 @@ class TestValidator:
             exc
         )
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_bins_out_of_order_are_refused(self, data, draw):
         f = draw.draw(st.integers(0, len(data["features"]) - 1))
@@ -116,6 +119,7 @@ class TestValidator:
             Scorecard.from_json(broken)
         assert any(p.startswith(f"features.{f}.bins.") for p in _fields(exc))
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_the_range_must_be_covered(self, data, draw):
         f = draw.draw(st.integers(0, len(data["features"]) - 1))
@@ -133,6 +137,7 @@ class TestValidator:
             Scorecard.from_json(broken)
         assert where in _fields(exc)
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_every_feature_needs_a_missing_value_bin(self, data, draw):
         f = draw.draw(st.integers(0, len(data["features"]) - 1))
@@ -142,6 +147,7 @@ class TestValidator:
             Scorecard.from_json(broken)
         assert f"features.{f}.missing" in _fields(exc)
 
+    @settings(deadline=None)
     @given(
         scorecards(),
         st.data(),
@@ -156,6 +162,7 @@ class TestValidator:
             Scorecard.from_json(broken)
         assert f"features.{f}.bins.{i}.points" in _fields(exc)
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_reason_codes_must_be_defined(self, data, draw):
         f = draw.draw(st.integers(0, len(data["features"]) - 1))
@@ -165,6 +172,7 @@ class TestValidator:
             Scorecard.from_json(broken)
         assert f"features.{f}.missing.reason" in _fields(exc)
 
+    @settings(deadline=None)
     @given(scorecards())
     def test_categorical_values_may_not_repeat(self, data):
         cats = [i for i, f in enumerate(data["features"]) if f["kind"] == "categorical"]
@@ -176,6 +184,7 @@ class TestValidator:
             Scorecard.from_json(broken)
         assert f"features.{cats[0]}.bins.1.values" in _fields(exc)
 
+    @settings(deadline=None)
     @given(scorecards())
     def test_cutoffs_must_descend(self, data):
         broken = copy.deepcopy(data)
@@ -191,6 +200,7 @@ class TestValidator:
             )
         assert set(_fields(exc)) >= {"x", "features.0.bins"}
 
+    @settings(deadline=None)
     @given(st.one_of(st.none(), st.integers(), st.text(), st.lists(st.integers())))
     def test_garbage_is_refused_not_crashed(self, data):
         with pytest.raises(InvalidScorecard):
@@ -214,7 +224,7 @@ def _frame(card: dict[str, Any], rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 class TestScoring:
-    @settings(suppress_health_check=[HealthCheck.too_slow])
+    @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
     @given(scorecards(), st.data())
     def test_frame_and_row_scores_agree(self, data, draw):
         card = Scorecard.from_json(data)
@@ -228,6 +238,7 @@ class TestScoring:
             assert s == one and r == why
             assert len(why) <= card.max_reasons and len(set(why)) == len(why)
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_a_value_on_an_edge_takes_the_upper_bin(self, data, draw):
         card = Scorecard.from_json(data)
@@ -235,6 +246,7 @@ class TestScoring:
         for i, b in enumerate(f.bins[1:], start=1):
             assert f.bin_of(b.lo) == i
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_scores_are_monotone_where_the_points_are(self, data, draw):
         feature = data["features"][0]
@@ -247,6 +259,7 @@ class TestScoring:
         scores = [card.score({**rest, feature["indicator"]: x})[0] for x in xs]
         assert all(a <= b for a, b in itertools.pairwise(scores))
 
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_reasons_name_features_short_of_their_best(self, data, draw):
         card = Scorecard.from_json(data)
@@ -342,6 +355,7 @@ class TestSqlExport:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         deadline=None,
     )
+    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_sql_gives_the_platform_scores(self, engine, data, draw):
         card = Scorecard.from_json(data)
@@ -393,6 +407,7 @@ class TestSqlExport:
 
 
 class TestManyBins:
+    @settings(deadline=None)
     @given(st.lists(finite, min_size=1, max_size=40))
     def test_binary_search_path_agrees_with_rows(self, xs):
         edges = [float(e) for e in range(-20, 21, 2)]  # 21 edges: the searchsorted path

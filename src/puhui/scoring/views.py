@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from puhui.core.errors import PuhuiError
 from puhui.core.i18n import N_
-from puhui.core.policy import Action, Actor, Role
+from puhui.core.policy import LENDING_KINDS, Action, Actor, Role
 from puhui.core.web import (
     TxRoute,
     db,
@@ -80,8 +80,14 @@ def _messages(request: Request, exc: PuhuiError) -> list[str]:
 def models_page(
     request: Request, actor: Actor = require(Action.MODEL_READ), session: Session = Depends(db)
 ) -> HTMLResponse:
-    items = service.list_models(session, actor=actor)
-    ctx = {"models": items, "errors": [], "can_manage": actor.can(Action.MODEL_MANAGE)}
+    lender = actor.institution_kind in LENDING_KINDS
+    items = service.list_models(session, actor=actor) if lender else []
+    ctx = {
+        "models": items,
+        "errors": [],
+        "can_manage": lender and actor.can(Action.MODEL_MANAGE),
+        "lender": lender,
+    }
     return render(request, "scoring/models.html", ctx, actor=actor)
 
 
@@ -109,7 +115,7 @@ def create_model(
     else:
         return redirect(f"/models/{model.id}")
     items = service.list_models(session, actor=actor)
-    ctx = {"models": items, "errors": errors, "can_manage": True}
+    ctx = {"models": items, "errors": errors, "can_manage": True, "lender": True}
     return render(request, "scoring/models.html", ctx, status_code=422, actor=actor)
 
 
