@@ -355,7 +355,6 @@ class TestSqlExport:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         deadline=None,
     )
-    @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_sql_gives_the_platform_scores(self, engine, data, draw):
         card = Scorecard.from_json(data)
