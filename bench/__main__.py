@@ -24,6 +24,7 @@ from bench import (
     matching,
     profile_query,
     psi,
+    scoring,
 )
 
 BENCHMARKS = {
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "instant": instant.run,
     "psi": psi.run,
     "audit": audit_chain.run,
+    "scoring": scoring.run,
 }
 
 

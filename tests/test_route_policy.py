@@ -35,6 +35,7 @@ from puhui.ingest.models import Batch, DataSource
 from puhui.instant.models import DecisionPolicy
 from puhui.matching.models import Callback, Claim, Demand, LoanCode, Product
 from puhui.psi.models import PsiSession
+from puhui.scoring.models import ModelVersion, ScoringModel
 from tests import factories
 from tests.entities.factories import record
 
@@ -55,6 +56,8 @@ OBJECT_PARAMS = {
     "demand_id": "demand",
     "callback_id": "callback",
     "session_id": "psi_session",
+    "model_id": "model",
+    "version_id": "model_version",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
@@ -73,6 +76,8 @@ BODIES = {
         "term_months": 12,
         "authorize": True,
     },
+    "/api/v1/models/{model_id}/versions": {"definition": {}},
+    "/api/v1/models/{model_id}/scores": {"usccs": ["91330203MA0000001X"]},
 }
 
 
@@ -260,6 +265,7 @@ def world(session) -> World:
     matching = _matching_objects(
         session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other.uscc
     )
+    scoring = _scoring_objects(session, bank_a, bank_b, own_user, other_user)
     return World(
         home=home,
         objects={
@@ -273,6 +279,7 @@ def world(session) -> World:
             "uscc": own_uscc,
             "psi_session": psi[bank_a.id],
             **matching["own"],
+            **scoring["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -285,6 +292,7 @@ def world(session) -> World:
             "uscc": other.uscc,
             "psi_session": psi[bank_b.id],
             **matching["foreign"],
+            **scoring["foreign"],
         },
     )
 
@@ -373,6 +381,40 @@ def _matching_objects(
             "claim": claim.id,
             "callback": callback.id,
         }
+    return out
+
+
+def _scoring_objects(session, bank_a, bank_b, own_user, other_user):
+    """A model of each bank with an approved version written by a colleague (so that
+    nobody calling is its maker)."""
+    card = {
+        "base_points": 600,
+        "features": [
+            {
+                "indicator": "NEG_RECORDS_TOTAL",
+                "kind": "numeric",
+                "bins": [{"lo": None, "hi": 1, "points": 10}, {"lo": 1, "hi": None, "points": -10}],
+                "missing": {"points": 0},
+            }
+        ],
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for side, bank, maker in (("own", bank_a, own_user), ("foreign", bank_b, other_user)):
+        model = ScoringModel(institution_id=bank.id, name=f"model {side}", created_by=maker.id)
+        session.add(model)
+        session.flush()
+        version = ModelVersion(
+            model_id=model.id,
+            number=1,
+            source="scorecard",
+            status="approved",
+            definition=card,
+            created_by=maker.id,
+            submitted_by=maker.id,
+        )
+        session.add(version)
+        session.flush()
+        out[side] = {"model": model.id, "model_version": version.id}
     return out
 
 
@@ -541,3 +583,4 @@ class TestOtherInstitutionsObjects:
         assert session.get(Product, world.foreign["product"]).is_active
         assert session.get(Claim, world.foreign["claim"]).status == "claimed"
         assert session.get(Demand, world.foreign["demand"]).status == "open"
+        assert session.get(ModelVersion, world.foreign["model_version"]).status == "approved"

@@ -179,6 +179,61 @@ def link_city(session: Session) -> None:
         )
     seed_matching(session)
     seed_leads(session)
+    seed_scoring(session)
+    seed_instant(session)
+
+
+def seed_instant(session: Session) -> None:
+    """宁波甬城银行's pure-credit product decides online with the demo scorecard: an
+    abnormal-operation listing declines, a falling tax bill refers, the score does the
+    rest. Skipped once the product has a policy or the scorecard is missing."""
+    from puhui.core.pagination import PageParams
+    from puhui.instant import service as instant
+    from puhui.instant.schemas import PolicyCreate
+    from puhui.matching import service as matching
+    from puhui.scoring import service as scoring
+
+    admin = _actor(session, "bank_admin")
+    if admin is None or admin.institution_id is None:
+        return
+    products = matching.list_products(
+        session, params=PageParams(per_page=50), institution_id=admin.institution_id
+    ).items
+    product = next((p for p in products if "credit" in p.guarantee_types), None)
+    approved = [v for m in scoring.list_models(session, actor=admin) for v in m.approved]
+    if product is None or not approved or instant.active_policy(session, product.id):
+        return
+    instant.create_policy(
+        session,
+        actor=admin,
+        data=PolicyCreate.model_validate(
+            {
+                "product_id": product.id,
+                "rules": [
+                    {
+                        "reason": "R_ABNORMAL",
+                        "label": "列入经营异常名录",
+                        "action": "decline",
+                        "when": {"indicator": "NEG_ABNORMAL_OPERATION", "op": "is_true"},
+                    },
+                    {
+                        "reason": "R_TAX_DROP",
+                        "label": "纳税额同比下降超过30%",
+                        "action": "refer",
+                        "when": {"indicator": "OPR_TAX_TOTAL_YOY", "op": "lt", "value": -0.3},
+                    },
+                ],
+                "score_source": "model",
+                "model_version_id": max(approved),
+                "approve_min": 620,
+                "refer_min": 580,
+                "bands": [
+                    {"min_score": 660, "limit": "1000000", "rate": "3.45"},
+                    {"min_score": 620, "limit": "300000", "rate": "4.35"},
+                ],
+            }
+        ),
+    )
 
 
 def seed_leads(session: Session) -> None:
@@ -204,6 +259,67 @@ def seed_leads(session: Session) -> None:
         data=SavedFilterCreate(name="高成长优质小微", filter=definition, schedule="weekly"),
     )
     leads.run_saved(session, saved=saved, actor=actor)
+
+
+def seed_scoring(session: Session) -> None:
+    """An approved demo scorecard of 宁波甬城银行, written by bank_risk and approved by
+    bank_admin (maker and checker). Skipped once the bank has a model."""
+    from puhui.scoring import service as scoring
+    from puhui.scoring.schemas import ModelCreate
+
+    maker, checker = _actor(session, "bank_risk"), _actor(session, "bank_admin")
+    if maker is None or checker is None or scoring.list_models(session, actor=maker):
+        return
+    model = scoring.create_model(
+        session, actor=maker, data=ModelCreate(name="甬城小微评分卡", description="演示评分卡")
+    )
+    version = scoring.add_scorecard(
+        session, actor=maker, model_id=model.id, definition=DEMO_SCORECARD
+    )
+    scoring.change_state(session, actor=maker, version_id=version.id, change="submit")
+    scoring.change_state(session, actor=checker, version_id=version.id, change="approve")
+
+
+DEMO_SCORECARD = {
+    "base_points": 600,
+    "features": [
+        {
+            "indicator": "OPR_TAX_TOTAL_12M",
+            "kind": "numeric",
+            "bins": [
+                {"lo": None, "hi": 50000, "points": -25, "reason": "LOW_TAX"},
+                {"lo": 50000, "hi": 500000, "points": 5},
+                {"lo": 500000, "hi": None, "points": 30},
+            ],
+            "missing": {"points": -40, "reason": "NO_TAX"},
+        },
+        {
+            "indicator": "NEG_RECORDS_TOTAL",
+            "kind": "numeric",
+            "bins": [
+                {"lo": None, "hi": 1, "points": 20},
+                {"lo": 1, "hi": None, "points": -45, "reason": "NEGATIVE"},
+            ],
+            "missing": {"points": 0},
+        },
+        {
+            "indicator": "OPR_TAX_CREDIT_GRADE",
+            "kind": "categorical",
+            "bins": [
+                {"values": ["A", "B"], "points": 25},
+                {"values": ["M", "C", "D"], "points": -25, "reason": "TAX_GRADE"},
+            ],
+            "missing": {"points": -5},
+        },
+    ],
+    "cutoffs": [{"label": "approve", "min_score": 620}, {"label": "review", "min_score": 580}],
+    "reasons": {
+        "LOW_TAX": "近12个月纳税额较低",
+        "NO_TAX": "无纳税记录",
+        "NEGATIVE": "存在负面记录",
+        "TAX_GRADE": "纳税信用等级偏低",
+    },
+}
 
 
 def seed_matching(session: Session) -> None:

@@ -23,6 +23,7 @@ from puhui.matching.models import (
 )
 from puhui.notifications.models import DeliveryReceipt, Message, MessagePart
 from puhui.psi.models import PsiGrant, PsiSession
+from puhui.scoring.models import BatchRun, ModelVersion, ScoringModel, TrainingRun
 
 __all__ = [
     "ApiKey",
@@ -31,6 +32,7 @@ __all__ = [
     "Base",
     "Batch",
     "BatchIssue",
+    "BatchRun",
     "Callback",
     "CatalogVersion",
     "Claim",
@@ -51,6 +53,7 @@ __all__ = [
     "MarketingState",
     "Message",
     "MessagePart",
+    "ModelVersion",
     "OneTimeCode",
     "Product",
     "PsiGrant",
@@ -58,5 +61,7 @@ __all__ = [
     "QueryRecord",
     "RateCounter",
     "RegistryState",
+    "ScoringModel",
+    "TrainingRun",
     "User",
 ]

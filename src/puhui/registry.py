@@ -21,7 +21,9 @@ def load_all() -> None:
     import puhui.models
     import puhui.notifications.tasks
     import puhui.profile.tasks
-    import puhui.psi.tasks  # noqa: F401
+    import puhui.psi.tasks
+    import puhui.scoring.models
+    import puhui.scoring.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
@@ -50,6 +52,8 @@ def routers() -> list[APIRouter]:
     from puhui.profile import routes as profile_api
     from puhui.profile import views as profile_views
     from puhui.psi import routes as psi_api
+    from puhui.scoring import routes as scoring_api
+    from puhui.scoring import views as scoring_views
 
     return [
         accounts_api.router,
@@ -63,6 +67,7 @@ def routers() -> list[APIRouter]:
         acquisition_api.router,
         instant_api.router,
         psi_api.router,
+        scoring_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -75,6 +80,7 @@ def routers() -> list[APIRouter]:
         matching_views.router,
         acquisition_views.router,
         instant_views.router,
+        scoring_views.router,
         notifications_views.router,
         operations_views.router,
     ]

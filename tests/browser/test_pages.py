@@ -264,3 +264,38 @@ def test_audit_filter_with_every_outcome(new_page):
     status = open_by_click(page, form.locator("button[type=submit]"))
     assert status < 400, f"filtering the audit log with every outcome answers HTTP {status}"
     assert_sound_page(page, problems, "the filtered audit log")
+
+
+def test_a_scorecard_is_written_submitted_and_approved_by_another_user(new_page):
+    page, problems = new_page()
+    login(page, "bank_risk")
+    open_by_click(page, page.locator("nav.mainnav a[href='/models']"))
+    form = page.locator("form[action='/models']")
+    form.locator("input[name=name]").fill("浏览器评分卡")
+    open_by_click(page, form.locator("button[type=submit]"))
+    assert_sound_page(page, problems, "the model page")
+    cards = page.locator("form[action$='/versions']")
+    cards.locator("textarea[name=definition]").fill('{"features": []}')
+    assert open_by_click(page, cards.locator("button[type=submit]")) == 422
+    assert page.locator(".field-error").count() >= 1
+    problems.clear()  # the 422 of the refused form is the browser's only complaint
+    cards = page.locator("form[action$='/versions']")
+    cards.locator("textarea[name=definition]").fill(
+        '{"base_points": 600, "features": [{"indicator": "NEG_RECORDS_TOTAL", "kind": "numeric",'
+        ' "bins": [{"lo": null, "hi": 1, "points": 20}, {"lo": 1, "hi": null, "points": -40,'
+        ' "reason": "NEG"}], "missing": {"points": 0}}], "reasons": {"NEG": "负面记录"}}'
+    )
+    open_by_click(page, cards.locator("button[type=submit]"))
+    assert re.search(r"/model-versions/\d+$", page.url)
+    version = path_of(page.url)
+    assert_sound_page(page, problems, "the version page")
+    open_by_click(page, page.locator(f"form[action='{version}/submit'] button"))
+    assert page.locator(f"form[action='{version}/approve']").count() == 0  # not the maker
+    page.context.clear_cookies()
+    login(page, "bank_admin")
+    page.goto(version)
+    open_by_click(page, page.locator(f"form[action='{version}/approve'] button[type=submit]").first)
+    assert_sound_page(page, problems, "the approved version")
+    assert page.locator(f"form[action='{version}/retire']").count() == 1
+    page.goto(f"{version}/psi")
+    assert_sound_page(page, problems, "the PSI page")

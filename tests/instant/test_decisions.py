@@ -294,3 +294,73 @@ def test_the_outcome_rules_hold_for_any_input(fired, score, cut) -> None:
     else:
         assert outcome == "approve" and reasons == []
     assert outcome != "approve" or (score is not None and score >= approve_min and not hits)
+
+
+CARD = {
+    "base_points": 600,
+    "features": [
+        {
+            "indicator": "OPR_TAX_TOTAL_YOY",
+            "kind": "numeric",
+            "bins": [
+                {"lo": None, "hi": 0, "points": -40, "reason": "TAX_DOWN"},
+                {"lo": 0, "hi": None, "points": 30},
+            ],
+            "missing": {"points": -60, "reason": "NO_TAX"},
+        }
+    ],
+    "cutoffs": [{"label": "approve", "min_score": 620}],
+    "reasons": {"TAX_DOWN": "纳税额下降", "NO_TAX": "无纳税记录"},
+}
+
+
+class TestModelScore:
+    def test_an_approved_bank_model_scores_the_decision(self, shop):
+        from puhui.accounts.models import Institution, User
+        from puhui.core.policy import Actor, InstitutionKind, Role
+        from puhui.scoring import service as scoring
+        from puhui.scoring.schemas import ModelCreate
+
+        with shop.factory.begin() as s:
+            bank = s.get(Institution, shop.banks["a"])
+
+            def actor(who: str) -> Actor:
+                user = s.get(User, shop.users[who].id)
+                return Actor(
+                    user_id=user.id,
+                    username=user.username,
+                    role=Role(user.role),
+                    institution_id=bank.id,
+                    institution_kind=InstitutionKind(bank.kind),
+                )
+
+            model = scoring.create_model(s, actor=actor("rm_a"), data=ModelCreate(name="卡"))
+            version = scoring.add_scorecard(
+                s, actor=actor("rm_a"), model_id=model.id, definition=CARD
+            )
+            draft = version.id
+        body = {
+            "score_source": "model",
+            "model_version_id": draft,
+            "approve_min": 620,
+            "refer_min": 580,
+            "bands": [{"min_score": 620, "limit": "100000", "rate": "4"}],
+        }
+        r = _policy(shop, **body)
+        assert r.status_code == 422  # a draft is not approved
+        assert r.json()["error"]["details"][0]["field"] == "model_version_id"
+        with shop.factory.begin() as s:
+            scoring.change_state(s, actor=actor("rm_a"), version_id=draft, change="submit")
+            scoring.change_state(s, actor=actor("admin_a"), version_id=draft, change="approve")
+        assert _policy(shop, **body).status_code == 201
+        d = _apply(shop).json()
+        assert d["score"] == 630 and d["outcome"] == "approve" and d["score_source"] == "model"
+        assert d["facts"] == {"OPR_TAX_TOTAL_YOY": pytest.approx(0.2)}
+        # entity B's tax fell: the card's reason code comes with the refusal
+        r = shop.client.post(
+            f"{API}/products/{shop.product}/decisions", json=APPLY, headers=shop.h("ent_b")
+        )
+        assert r.status_code == 201, r.text
+        d = r.json()
+        assert d["score"] == 560 and d["outcome"] == "decline"
+        assert d["reasons"][:2] == [SCORE_LOW, "TAX_DOWN"]

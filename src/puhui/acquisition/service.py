@@ -55,13 +55,17 @@ __all__ = [
     "HEALTH_GRADE",
     "HEALTH_SCORE",
     "InvalidFilter",
+    "KeySpec",
+    "eligible_mask",
     "filter_summary",
+    "key_frame",
     "key_indicator_choices",
     "key_indicators",
     "marketing_preference",
     "matching_usccs",
     "run_filter",
     "set_marketing",
+    "snapshot_view",
 ]
 
 HEALTH_SCORE = "CRE_HEALTH_SCORE"
@@ -308,6 +312,21 @@ def _check_lender(actor: Actor) -> None:
         raise PermissionDenied(action=AUDIT_FILTER)
     if actor.institution_id is None or actor.institution_kind not in LENDING_KINDS:
         raise NotALender()
+
+
+def snapshot_view(settings: Settings | None = None) -> SnapshotView | None:
+    """The current snapshot (None before the first one): what scoring reads too."""
+    return _view(settings or get_settings())
+
+
+def key_frame(session: Session, view: SnapshotView, codes: Sequence[str]) -> pl.DataFrame:
+    """The mapped columns of key indicators ``codes``, row ``i`` being entity ``i``."""
+    return _frame(view, codes, key_indicators(session))
+
+
+def eligible_mask(session: Session, n: int) -> np.ndarray:
+    """Rows that are registered entities and did not opt out of marketing (read-only)."""
+    return _eligible_mask(session, n)
 
 
 def _view(settings: Settings) -> SnapshotView | None:

@@ -53,6 +53,7 @@ __all__ = [
     "Purpose",
     "ReadScope",
     "approve",
+    "authorize_institution",
     "authorize_read",
     "decline",
     "get_consent",
@@ -126,10 +127,34 @@ def authorize_read(
         return ReadScope(entity_id, uscc, SELF, frozenset(CATEGORIES), None, own=True)
     if actor.role not in INSTITUTION_ROLES or actor.institution_id is None:
         raise PermissionDenied(action="profile.read")
-    now = now or datetime.now(UTC)
-    mine = repository.consents_between(
-        session, entity_id=entity_id, institution_id=actor.institution_id
+    return authorize_institution(
+        session,
+        institution_id=actor.institution_id,
+        entity_id=entity_id,
+        uscc=uscc,
+        purpose=purpose,
+        categories=categories,
+        now=now,
     )
+
+
+def authorize_institution(
+    session: Session,
+    *,
+    institution_id: int,
+    entity_id: int,
+    uscc: str,
+    purpose: Purpose,
+    categories: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> ReadScope:
+    """The scope of the live authorizations entity ``entity_id`` gave ``institution_id``
+    for ``purpose`` (the institution side of :func:`authorize_read`, for reads made on an
+    institution's behalf, e.g. an automated decision); 403 ``ConsentRequired`` with the
+    reason when there is none that fits."""
+    wanted = frozenset(CATEGORIES if categories is None else categories)
+    now = now or datetime.now(UTC)
+    mine = repository.consents_between(session, entity_id=entity_id, institution_id=institution_id)
     states = [(c, state_of(c, now)) for c in mine]
     live = [c for c, s in states if s == "live"]
     if not live:

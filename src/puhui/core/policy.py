@@ -104,6 +104,10 @@ class Action(StrEnum):
     INSTANT_POLICY_READ = "instant.policy.read"  # an institution's decision policies
     PSI_RUN = "psi.run"  # a lender intersects its own list with a filtered set, privately
     PSI_GRANT = "psi.grant"  # operators allow an institution to learn which items matched
+    MODEL_READ = "model.read"  # a lender's scoring models, their reports and ranked leads
+    MODEL_MANAGE = "model.manage"  # write scorecards, train, submit, score the population
+    MODEL_APPROVE = "model.approve"  # the checker: approve, reject or retire a version
+    MODEL_SCORE = "model.score"  # score authorized entities with an approved version (API)
 
 
 ALL_ROLES = frozenset(Role)
@@ -175,6 +179,12 @@ POLICY: dict[Action, frozenset[Role]] = {
     ),
     Action.PSI_RUN: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.PSI_GRANT: frozenset({Role.OPERATOR}),
+    Action.MODEL_READ: frozenset(
+        {Role.CUSTOMER_MANAGER, Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}
+    ),
+    Action.MODEL_MANAGE: frozenset({Role.RISK_MANAGER}),
+    Action.MODEL_APPROVE: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
+    Action.MODEL_SCORE: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
 }
 
 

@@ -355,7 +355,7 @@ def _scorecard(session: Session, policy: DecisionPolicy) -> Any:
     from puhui.scoring.scorecard import Scorecard
 
     version = _model(session, policy.model_version_id or 0, policy.institution_id)
-    return Scorecard.from_json(version.scorecard)
+    return Scorecard.from_json(version.definition)
 
 
 def _score(scorecard: Any, values: dict[str, Any]) -> tuple[float | None, list[str]]:

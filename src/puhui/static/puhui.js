@@ -40,3 +40,29 @@ function drawTrends() {
   });
 }
 window.addEventListener("load", drawTrends);
+
+// Model reports: <div data-roc-chart="ID of a JSON block {roc: [[fpr, tpr]...], ks, labels}">
+function drawRoc() {
+  document.querySelectorAll("[data-roc-chart]").forEach(function (box) {
+    if (!window.echarts) return;
+    var data = JSON.parse(document.getElementById(box.dataset.rocChart).textContent);
+    var chart = window.echarts.init(box);
+    var series = [
+      { type: "line", name: data.labels.roc, data: data.roc, showSymbol: false, xAxisIndex: 0, yAxisIndex: 0 },
+      { type: "line", data: [[0, 0], [1, 1]], showSymbol: false, lineStyle: { type: "dashed" }, xAxisIndex: 0, yAxisIndex: 0 }
+    ];
+    var grids = [{ left: "6%", width: "40%" }];
+    var xs = [{ type: "value", min: 0, max: 1, gridIndex: 0, name: "FPR" }];
+    var ys = [{ type: "value", min: 0, max: 1, gridIndex: 0, name: "TPR" }];
+    if (data.ks) {
+      grids.push({ left: "56%", width: "40%" });
+      xs.push({ type: "category", data: data.ks.score.map(String), gridIndex: 1 });
+      ys.push({ type: "value", min: 0, max: 1, gridIndex: 1, name: "KS" });
+      series.push({ type: "line", name: data.labels.bad, data: data.ks.bad, xAxisIndex: 1, yAxisIndex: 1 });
+      series.push({ type: "line", name: data.labels.good, data: data.ks.good, xAxisIndex: 1, yAxisIndex: 1 });
+    }
+    chart.setOption({ tooltip: { trigger: "axis" }, grid: grids, xAxis: xs, yAxis: ys, series: series });
+    window.addEventListener("resize", function () { chart.resize(); });
+  });
+}
+window.addEventListener("load", drawRoc);
