@@ -20,9 +20,11 @@ from puhui.matching.models import (
     LoanCode,
     Product,
 )
+from puhui.monitoring.models import Alert, Rule, RuleSet, Snooze, Watch, WatchAssignee
 from puhui.notifications.models import DeliveryReceipt, Message, MessagePart
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "AuditEvent",
     "AuthSession",
@@ -53,5 +55,10 @@ __all__ = [
     "Product",
     "QueryRecord",
     "RegistryState",
+    "Rule",
+    "RuleSet",
+    "Snooze",
     "User",
+    "Watch",
+    "WatchAssignee",
 ]

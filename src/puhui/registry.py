@@ -15,6 +15,7 @@ def load_all() -> None:
     import puhui.ingest.tasks
     import puhui.matching.tasks
     import puhui.models
+    import puhui.monitoring.tasks
     import puhui.notifications.tasks
     import puhui.profile.tasks  # noqa: F401
 
@@ -36,6 +37,8 @@ def routers() -> list[APIRouter]:
     from puhui.ingest import views as ingest_views
     from puhui.matching import routes as matching_api
     from puhui.matching import views as matching_views
+    from puhui.monitoring import routes as monitoring_api
+    from puhui.monitoring import views as monitoring_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
@@ -53,6 +56,7 @@ def routers() -> list[APIRouter]:
         ingest_api.router,
         matching_api.router,
         acquisition_api.router,
+        monitoring_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -64,6 +68,7 @@ def routers() -> list[APIRouter]:
         ingest_views.router,
         matching_views.router,
         acquisition_views.router,
+        monitoring_views.router,
         notifications_views.router,
         operations_views.router,
     ]

@@ -94,6 +94,11 @@ class Action(StrEnum):
     MATCHING_STATS_READ = "matching.stats"  # the bank response league table
     ACQUISITION_FILTER = "acquisition.filter"  # find prospects by key-indicator filters
     MARKETING_MANAGE = "marketing.manage"  # an enterprise opts out of (or back into) marketing
+    MONITORING_WATCH = "monitoring.watch"  # a risk manager keeps the watchlist
+    MONITORING_RULES = "monitoring.rules"  # warning rules, their templates and snoozes
+    MONITORING_ALERTS = "monitoring.alerts"  # list, read and handle alerts
+    MONITORING_STATS = "monitoring.stats"  # alert statistics of the institution
+    MONITORING_REEVALUATE = "monitoring.reevaluate"  # operators: judge everything again
 
 
 ALL_ROLES = frozenset(Role)
@@ -145,6 +150,11 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MATCHING_STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
     Action.ACQUISITION_FILTER: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
+    Action.MONITORING_WATCH: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_RULES: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
+    Action.MONITORING_ALERTS: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_STATS: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
+    Action.MONITORING_REEVALUATE: frozenset({Role.OPERATOR}),
 }
 
 
