@@ -52,6 +52,9 @@ OBJECT_PARAMS = {
     "code_id": "loan_code",
     "demand_id": "demand",
     "callback_id": "callback",
+    "watch_id": "watch",
+    "rule_id": "rule",
+    "alert_id": "alert",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
@@ -62,6 +65,9 @@ BODIES = {
     "/api/v1/demands/{demand_id}/cancel": {"reason": "不再需要"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/events": {"to": "contacted"},
     "/api/v1/demands/{demand_id}/claims/{claim_id}/rating": {"rating": 5},
+    "/api/v1/monitoring/alerts/{alert_id}/actions": {"action": "acknowledge"},
+    "/api/v1/monitoring/watchlist/{watch_id}/assignees": {"assignees": []},
+    "/api/v1/monitoring/rules/{rule_id}/snoozes": {"uscc": "x", "until": "2030-01-01"},
 }
 
 
@@ -234,6 +240,10 @@ def world(session) -> World:
     matching = _matching_objects(
         session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other.uscc
     )
+    monitoring = {
+        "own": _monitoring_objects(session, bank_a, ids[own_uscc]),
+        "foreign": _monitoring_objects(session, bank_b, ids[other.uscc]),
+    }
     return World(
         home=home,
         objects={
@@ -246,6 +256,7 @@ def world(session) -> World:
             "consent": consents[1],
             "uscc": own_uscc,
             **matching["own"],
+            **monitoring["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -257,8 +268,49 @@ def world(session) -> World:
             "consent": consents[2],
             "uscc": other.uscc,
             **matching["foreign"],
+            **monitoring["foreign"],
         },
     )
+
+
+def _monitoring_objects(session, bank, entity_id: int) -> dict[str, int]:
+    """A watch, a rule and an alert of one bank on one entity."""
+    from puhui.catalog import service as catalog
+    from puhui.monitoring.models import Alert, Rule, Watch
+
+    indicator = catalog.get(session, code="OPR_TAX_ARREARS").id
+    watch = Watch(institution_id=bank.id, entity_id=entity_id, source="api", note="")
+    rule = Rule(
+        institution_id=bank.id,
+        name="欠税",
+        indicator_id=indicator,
+        kind="threshold",
+        op="gt",
+        threshold=0,
+        severity="high",
+        enabled=True,
+        revision=1,
+    )
+    session.add_all([watch, rule])
+    session.flush()
+    alert = Alert(
+        institution_id=bank.id,
+        entity_id=entity_id,
+        rule_id=rule.id,
+        indicator_id=indicator,
+        period=202601,
+        kind="threshold",
+        severity="high",
+        value=1.0,
+        threshold=0,
+        op="gt",
+        rule_set_version=1,
+        status="new",
+        note="",
+    )
+    session.add(alert)
+    session.flush()
+    return {"watch": watch.id, "rule": rule.id, "alert": alert.id}
 
 
 def _matching_objects(
@@ -500,3 +552,8 @@ class TestOtherInstitutionsObjects:
         assert session.get(Product, world.foreign["product"]).is_active
         assert session.get(Claim, world.foreign["claim"]).status == "claimed"
         assert session.get(Demand, world.foreign["demand"]).status == "open"
+        from puhui.monitoring.models import Alert, Rule, Watch
+
+        assert session.get(Watch, world.foreign["watch"]) is not None
+        assert session.get(Rule, world.foreign["rule"]).enabled
+        assert session.get(Alert, world.foreign["alert"]).status == "new"

@@ -30,6 +30,11 @@ class AlreadyWatched(Conflict):
     default_message = "{uscc} is on your watchlist already."
 
 
+class NotWatched(Conflict):
+    default_code = "not_watched"
+    default_message = "This borrower is no longer on your watchlist."
+
+
 class InvalidMonitoringInput(ValidationFailed):
     default_code = "invalid_monitoring_input"
     default_message = "Some fields are not valid."

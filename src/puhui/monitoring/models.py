@@ -38,7 +38,8 @@ BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Watch(CreatedAtMixin, Base):
-    """An entity on an institution's watchlist."""
+    """An entity on an institution's watchlist (``removed_at``: taken off it; the row
+    stays, so adding the entity again puts the same entry back)."""
 
     __tablename__ = "monitoring_watches"
 
@@ -49,6 +50,7 @@ class Watch(CreatedAtMixin, Base):
     added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claim_id: Mapped[int | None] = mapped_column(BIGINT)  # the granted loan it came from
     note: Mapped[str] = mapped_column(String(200), default="")
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # off the list
 
     __table_args__ = (UniqueConstraint("institution_id", "entity_id"),)
 

@@ -41,7 +41,9 @@ def watched_entity_ids(
         found.update(
             session.scalars(
                 select(Watch.entity_id).where(
-                    Watch.institution_id == institution_id, Watch.entity_id.in_(part)
+                    Watch.institution_id == institution_id,
+                    Watch.entity_id.in_(part),
+                    Watch.removed_at.is_(None),
                 )
             )
         )
@@ -54,12 +56,27 @@ def add_watches(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def watches_query(institution_id: int) -> Select[Any]:
-    return select(Watch).where(Watch.institution_id == institution_id).order_by(Watch.id.desc())
+    return (
+        select(Watch)
+        .where(Watch.institution_id == institution_id, Watch.removed_at.is_(None))
+        .order_by(Watch.id.desc())
+    )
 
 
-def delete_watch(session: Session, watch_id: int) -> None:
-    session.execute(delete(WatchAssignee).where(WatchAssignee.watch_id == watch_id))
-    session.execute(delete(Watch).where(Watch.id == watch_id))
+def restore_watches(
+    session: Session, institution_id: int, entity_ids: Sequence[int], values: dict[str, Any]
+) -> None:
+    """Put removed entries of these entities back on the list."""
+    for part in _chunks(sorted(set(entity_ids))):
+        session.execute(
+            update(Watch)
+            .where(
+                Watch.institution_id == institution_id,
+                Watch.entity_id.in_(part),
+                Watch.removed_at.is_not(None),
+            )
+            .values(removed_at=None, **values)
+        )
 
 
 def watches_of(
@@ -69,7 +86,7 @@ def watches_of(
     if not institution_ids:
         return []
     stmt = select(Watch.institution_id, Watch.entity_id).where(
-        Watch.institution_id.in_(list(institution_ids))
+        Watch.institution_id.in_(list(institution_ids)), Watch.removed_at.is_(None)
     )
     if entity_ids is None:
         return [(int(i), int(e)) for i, e in session.execute(stmt)]
@@ -102,7 +119,11 @@ def assignees_by_entity(
         rows = session.execute(
             select(Watch.entity_id, WatchAssignee.user_id)
             .join(WatchAssignee, WatchAssignee.watch_id == Watch.id)
-            .where(Watch.institution_id == institution_id, Watch.entity_id.in_(part))
+            .where(
+                Watch.institution_id == institution_id,
+                Watch.entity_id.in_(part),
+                Watch.removed_at.is_(None),
+            )
         )
         for e, u in rows:
             out.setdefault(int(e), []).append(int(u))

@@ -183,7 +183,7 @@ def snooze_rule(
 @router.delete("/rules/{rule_id}/snoozes", status_code=204, summary="End a snooze")
 def unsnooze_rule(
     rule_id: int,
-    uscc: str = Query(max_length=40),
+    uscc: str = Query("", max_length=40),
     actor: Actor = require(Action.MONITORING_RULES, obj="rule"),
     session: Session = Depends(db),
 ) -> Response:

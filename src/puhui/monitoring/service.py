@@ -41,6 +41,7 @@ from puhui.monitoring.errors import (
     AlreadyWatched,
     InvalidMonitoringInput,
     NotALender,
+    NotWatched,
     RuleNotFound,
     WatchNotFound,
 )
@@ -173,17 +174,17 @@ def add_watch(
 ) -> WatchRead:
     institution_id = institution_of(actor)
     entity = _entity(session, data.uscc)
-    if repository.watch_of(session, institution_id=institution_id, entity_id=entity.id):
+    watch = repository.watch_of(session, institution_id=institution_id, entity_id=entity.id)
+    if watch is not None and watch.removed_at is None:
         raise AlreadyWatched(uscc=entity.uscc)
     assignees = _check_assignees(session, institution_id, data.assignees)
-    watch = Watch(
-        institution_id=institution_id,
-        entity_id=entity.id,
-        source=source.value,
-        added_by=actor.user_id,
-        note=data.note.strip(),
-    )
-    session.add(watch)
+    if watch is None:
+        watch = Watch(institution_id=institution_id, entity_id=entity.id)
+        session.add(watch)
+    watch.source = source.value
+    watch.added_by = actor.user_id
+    watch.note = data.note.strip()
+    watch.removed_at = None
     session.flush()
     repository.set_assignees(session, watch.id, assignees)
     _audit(session, actor, "watch.add", "entity", entity.uscc, source=source.value)
@@ -217,6 +218,12 @@ def upload_watches(
         found.setdefault(entity.id, (row, entity.id))
     present = repository.watched_entity_ids(session, institution_id, list(found))
     new = [(row, eid) for eid, (row, _) in found.items() if eid not in present]
+    repository.restore_watches(
+        session,
+        institution_id,
+        [eid for _, eid in new],
+        {"source": WatchSource.UPLOAD.value, "added_by": actor.user_id},
+    )
     repository.add_watches(
         session,
         [
@@ -249,16 +256,16 @@ def watch_granted_loan(session: Session, payload: dict[str, Any]) -> None:
     manager when that user is a risk manager); idempotent."""
     institution_id = int(payload["institution_id"])
     entity_id = int(payload["entity_id"])
-    if repository.watch_of(session, institution_id=institution_id, entity_id=entity_id):
+    watch = repository.watch_of(session, institution_id=institution_id, entity_id=entity_id)
+    if watch is not None and watch.removed_at is None:
         return
-    watch = Watch(
-        institution_id=institution_id,
-        entity_id=entity_id,
-        source=WatchSource.MATCHING.value,
-        claim_id=payload.get("claim_id"),
-        note="",
-    )
-    session.add(watch)
+    if watch is None:
+        watch = Watch(institution_id=institution_id, entity_id=entity_id, note="")
+        session.add(watch)
+    watch.source = WatchSource.MATCHING.value
+    watch.claim_id = payload.get("claim_id")
+    watch.added_by = None
+    watch.removed_at = None
     session.flush()
     user = payload.get("user_id")
     staff = {
@@ -324,6 +331,8 @@ def assign_watch(
     session: Session, *, actor: Actor, watch_id: int, user_ids: Sequence[int]
 ) -> WatchRead:
     watch = _own_watch(session, actor, watch_id)
+    if watch.removed_at is not None:
+        raise NotWatched()
     chosen = _check_assignees(session, watch.institution_id, user_ids)
     repository.set_assignees(session, watch.id, chosen)
     _audit(session, actor, "watch.assign", "watch", watch.id, assignees=chosen)
@@ -332,8 +341,10 @@ def assign_watch(
 
 def remove_watch(session: Session, *, actor: Actor, watch_id: int) -> None:
     watch = _own_watch(session, actor, watch_id)
-    repository.delete_watch(session, watch.id)
-    _audit(session, actor, "watch.remove", "watch", watch_id, entity_id=watch.entity_id)
+    if watch.removed_at is None:  # removing twice is removing once
+        watch.removed_at = utcnow()
+        session.flush()
+        _audit(session, actor, "watch.remove", "watch", watch_id, entity_id=watch.entity_id)
 
 
 def risk_managers(session: Session, *, actor: Actor) -> list[tuple[int, str]]:

@@ -294,6 +294,7 @@ def rules_snooze(
     actor: Actor = require(Action.MONITORING_RULES, obj="rule"),
     session: Session = Depends(db),
 ) -> Response:
+    service.snoozes(session, actor=actor, rule_id=rule_id)  # another institution's: 404
     try:
         data = SnoozeCreate.model_validate({"uscc": uscc, "until": until})
         service.snooze_rule(session, actor=actor, rule_id=rule_id, data=data)

@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("added_by", sa.Integer(), nullable=True),
         sa.Column("claim_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("note", sa.String(length=200), nullable=False),
+        sa.Column("removed_at", puhui.core.orm.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             puhui.core.orm.UTCDateTime(timezone=True),
