@@ -59,8 +59,8 @@ def step(status: str, action: str, *, outcome: str | None = None, note: str = ""
     if status != before:
         raise TransitionRefused(
             "action",
-            N_("An alert that is {status} cannot be {action}d."),
-            status=status,
+            N_("An alert that is {state} cannot be {action}d."),
+            state=status,
             action=action,
         )
     note = note.strip()

@@ -208,7 +208,7 @@ def reevaluate(
 
 
 def alert_filter(
-    status: str | None = Query(None, max_length=12),
+    status: str | None = Query(None, pattern="^(new|acknowledged|handled|closed)$"),
     severity: Severity | None = None,
     indicator: str | None = Query(None, max_length=64),
     rule_id: int | None = None,
