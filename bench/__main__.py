@@ -20,6 +20,7 @@ from bench import (
     jobs_outbox,
     lake_snapshot,
     matching,
+    monitoring,
     profile_query,
 )
 
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "profile": profile_query.run,
     "matching": matching.run,
     "acquisition": acquisition_filter.run,
+    "monitoring": monitoring.run,
 }
 
 

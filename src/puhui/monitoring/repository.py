@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -202,16 +203,35 @@ def snoozes_of_rule(session: Session, rule_id: int) -> list[Snooze]:
 
 
 def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert the alerts that do not exist yet; the ids of those inserted."""
+    """Insert the alerts that do not exist yet; the ids of those inserted. A Core
+    statement on the table (not the ORM's bulk path): thousands of rows in one go."""
     if not rows:
         return []
     stmt = _insert_ignore(
-        session, Alert, ["institution_id", "entity_id", "rule_id", "period"]
-    ).returning(Alert.id)
+        session, Alert.__table__, ["institution_id", "entity_id", "rule_id", "period"]
+    ).returning(Alert.__table__.c.id)
     ids: list[int] = []
     for start in range(0, len(rows), CHUNK):
-        ids.extend(int(i) for i in session.scalars(stmt, list(rows[start : start + CHUNK])))
+        result = session.connection().execute(stmt, list(rows[start : start + CHUNK]))
+        ids.extend(int(i) for i in result.scalars())
     return ids
+
+
+@dataclass(frozen=True)
+class AlertBrief:
+    id: int
+    institution_id: int
+    entity_id: int
+    severity: str
+
+
+def alert_briefs(session: Session, ids: Sequence[int]) -> list[AlertBrief]:
+    out: list[AlertBrief] = []
+    cols = (Alert.id, Alert.institution_id, Alert.entity_id, Alert.severity)
+    for part in _chunks(sorted(ids)):
+        rows = session.execute(select(*cols).where(Alert.id.in_(part)).order_by(Alert.id))
+        out.extend(AlertBrief(int(a), int(b), int(c), str(d)) for a, b, c, d in rows)
+    return out
 
 
 def alerts_by_ids(session: Session, ids: Sequence[int]) -> list[Alert]:
@@ -261,24 +281,27 @@ def alert_ids(session: Session, stmt: Select[Any]) -> list[int]:
 
 def pending_sms(
     session: Session, *, severities: Sequence[str], before: datetime, limit: int = 50_000
-) -> list[Alert]:
-    return list(
-        session.scalars(
-            select(Alert)
-            .where(
-                Alert.sms_at.is_(None),
-                Alert.severity.in_(list(severities)),
-                Alert.created_at <= before,
-            )
-            .order_by(Alert.id)
-            .limit(limit)
+) -> list[AlertBrief]:
+    rows = session.execute(
+        select(Alert.id, Alert.institution_id, Alert.entity_id, Alert.severity)
+        .where(
+            Alert.sms_at.is_(None),
+            Alert.severity.in_(list(severities)),
+            Alert.created_at <= before,
         )
+        .order_by(Alert.id)
+        .limit(limit)
     )
+    return [AlertBrief(int(a), int(b), int(c), str(d)) for a, b, c, d in rows]
 
 
 def mark_sms(session: Session, ids: Sequence[int], when: datetime) -> None:
+    table = Alert.__table__
     for part in _chunks(list(ids)):
-        session.execute(update(Alert).where(Alert.id.in_(part)).values(sms_at=when))
+        session.connection().execute(update(table).where(table.c.id.in_(part)).values(sms_at=when))
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Alert):  # alerts loaded before see the new column
+            session.expire(obj, ["sms_at"])
 
 
 def alert_rows_for_stats(
