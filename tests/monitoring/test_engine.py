@@ -165,3 +165,36 @@ class TestAgainstTheReference:
             pairs, [_spec("threshold", "ge", 9_990)], {1: np.arange(0, n, 2, dtype=np.int64)}
         )
         assert sorted(hits.entity_id.tolist()) == [9990, 9992, 9994, 9996, 9998]
+
+
+one_period_rows = st.lists(
+    st.tuples(
+        st.integers(0, 40),
+        st.sampled_from([5, 6]),
+        st.just(202401),
+        st.one_of(st.just(NAN), st.floats(-100, 100, allow_nan=False)),
+        st.one_of(st.just(NAN), st.floats(-100, 100, allow_nan=False)),
+        st.one_of(st.just(NAN), st.floats(-100, 100, allow_nan=False)),
+    ),
+    max_size=80,
+    unique_by=lambda r: (r[0], r[1]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=one_period_rows, rules=specs, watched=st.sets(st.integers(0, 45), max_size=6))
+def test_the_position_map_path_agrees_with_the_reference(rows, rules, watched):
+    """One period per pair and small watchlists: rows are found through the dense map."""
+    if not rows:
+        return
+    pairs = Pairs.build(*(list(c) for c in zip(*rows, strict=True)))
+    monitored = {1: np.array(sorted(watched), np.int64), 2: np.array(sorted(watched), np.int64)}
+    hits = engine.evaluate(pairs, rules, monitored)
+    got = set(zip(hits.rule_id.tolist(), hits.entity_id.tolist(), strict=True))
+    want = {
+        (spec.id, e)
+        for spec in rules
+        for e, i, _p, v, prev, ago in rows
+        if i == spec.indicator_id and e in watched and reference(v, prev, ago, spec)
+    }
+    assert got == want

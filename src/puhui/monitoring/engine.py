@@ -32,6 +32,8 @@ from puhui.monitoring.schemas import Kind, Op, Severity
 KINDS = tuple(k.value for k in Kind)
 OPS = tuple(o.value for o in Op)
 SEVERITIES = tuple(s.value for s in Severity)
+_NEEDS_PREVIOUS = frozenset({"change_abs", "change_pct", "new_event"})
+_NEEDS_YEAR_AGO = frozenset({"yoy_abs", "yoy_pct"})
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,7 @@ def evaluate(
     entity ids the institution may monitor now; ``snoozed[rule]``: sorted entity ids the
     rule is silenced for."""
     bounds = _indicator_bounds(pairs)
+    maps: dict[int, np.ndarray | None] = {}
     out: dict[str, list[np.ndarray]] = {f: [] for f in Hits.__dataclass_fields__}
     for rule in rules:
         span = bounds.get(rule.indicator_id)
@@ -195,12 +198,28 @@ def evaluate(
         if span is None or watched is None or watched.size == 0:
             continue
         lo, hi = span
-        rows = _rows_of(pairs.entity_id[lo:hi], watched) + lo
+        if rule.indicator_id not in maps:
+            maps[rule.indicator_id] = _position_map(pairs.entity_id[lo:hi], watched.size)
+        dense = maps[rule.indicator_id]
+        if dense is not None:
+            found = dense[watched[watched < dense.size]]
+            rows = found[found >= 0].astype(np.int64) + lo
+        else:
+            rows = _rows_of(pairs.entity_id[lo:hi], watched) + lo
         if snoozed and rule.id in snoozed and rows.size:
             rows = rows[~_member(pairs.entity_id[rows], snoozed[rule.id])]
         if rows.size == 0:
             continue
-        mask, x, base = fires(rule, pairs.value[rows], pairs.previous[rows], pairs.year_ago[rows])
+        # gather only the columns the kind reads: the gathers are most of the cost
+        value = pairs.value[rows]
+        unused = np.empty(0)
+        previous = pairs.previous[rows] if rule.kind in _NEEDS_PREVIOUS else unused
+        year_ago = pairs.year_ago[rows] if rule.kind in _NEEDS_YEAR_AGO else unused
+        if previous is unused:
+            previous = np.full(rows.size, np.nan)
+        if year_ago is unused:
+            year_ago = np.full(rows.size, np.nan)
+        mask, x, base = fires(rule, value, previous, year_ago)
         if not mask.any():
             continue
         hit = rows[mask]
@@ -224,9 +243,27 @@ def _dtype(field: str) -> type:
 def _indicator_bounds(pairs: Pairs) -> dict[int, tuple[int, int]]:
     if len(pairs) == 0:
         return {}
-    ids, starts = np.unique(pairs.indicator_id, return_index=True)
+    ind = pairs.indicator_id  # sorted: runs are found in one pass, no sort
+    starts = np.concatenate(([0], np.flatnonzero(ind[1:] != ind[:-1]) + 1))
+    ids = ind[starts]
     ends = np.append(starts[1:], len(pairs))
     return {int(i): (int(s), int(t)) for i, s, t in zip(ids, starts, ends, strict=True)}
+
+
+def _position_map(entities: np.ndarray, watched: int) -> np.ndarray | None:
+    """entity id → its row in the sorted ``entities`` (-1: none), when every entity has one
+    row (one period: a full re-evaluation, most batches) and the column is large next to a
+    watchlist: then a watchlist's rows are one gather instead of a binary search each."""
+    if entities.size < 4 * watched or entities.size == 0:
+        return None
+    if entities.size > 1 and not bool(np.all(entities[1:] != entities[:-1])):
+        return None
+    top = int(entities[-1]) + 1
+    if top > 8 * entities.size:  # sparse ids: the map would be mostly empty
+        return None
+    dense = np.full(top, -1, np.int32)
+    dense[entities] = np.arange(entities.size, dtype=np.int32)
+    return dense
 
 
 def _rows_of(entities: np.ndarray, watched: np.ndarray) -> np.ndarray:
