@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ARRAY, Integer, Select, any_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from puhui.consent.models import GRANTED, Consent, QueryRecord
@@ -86,6 +86,10 @@ def granted_between(
     out: list[tuple[int, int, list[str]]] = []
     for start in range(0, len(ids), 5000):
         part = ids[start : start + 5000]
-        rows = session.execute(stmt.where(Consent.entity_id.in_(part)))
+        if session.get_bind().dialect.name == "postgresql":  # one array, not 5 000 params
+            match = Consent.entity_id == any_(cast(literal(part, ARRAY(Integer)), ARRAY(Integer)))
+        else:
+            match = Consent.entity_id.in_(part)
+        rows = session.execute(stmt.where(match))
         out.extend((int(i), int(e), list(p or [])) for i, e, p in rows)
     return out

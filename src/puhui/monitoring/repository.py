@@ -7,13 +7,33 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Select,
+    any_,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from puhui.monitoring.models import Alert, Rule, RuleSet, Snooze, Watch, WatchAssignee
 
 CHUNK = 5000  # ids in one IN list
+
+
+def in_ids(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids``: on PostgreSQL ``= ANY(array)``, one parameter (an IN list of
+    thousands of placeholders costs more to parse than to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(cast(literal(list(ids), ARRAY(BigInteger)), ARRAY(BigInteger)))
+    return column.in_(list(ids))
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
@@ -43,7 +63,7 @@ def watched_entity_ids(
             session.scalars(
                 select(Watch.entity_id).where(
                     Watch.institution_id == institution_id,
-                    Watch.entity_id.in_(part),
+                    in_ids(session, Watch.entity_id, part),
                     Watch.removed_at.is_(None),
                 )
             )
@@ -122,7 +142,7 @@ def assignees_by_entity(
             .join(WatchAssignee, WatchAssignee.watch_id == Watch.id)
             .where(
                 Watch.institution_id == institution_id,
-                Watch.entity_id.in_(part),
+                in_ids(session, Watch.entity_id, part),
                 Watch.removed_at.is_(None),
             )
         )
@@ -207,6 +227,8 @@ def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]
     statement on the table (not the ORM's bulk path): thousands of rows in one go."""
     if not rows:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_alerts_unnest(session, rows)
     stmt = _insert_ignore(
         session, Alert.__table__, ["institution_id", "entity_id", "rule_id", "period"]
     ).returning(Alert.__table__.c.id)
@@ -214,6 +236,44 @@ def insert_alerts(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]
     for start in range(0, len(rows), CHUNK):
         result = session.connection().execute(stmt, list(rows[start : start + CHUNK]))
         ids.extend(int(i) for i in result.scalars())
+    return ids
+
+
+_ALERT_ARRAYS = (
+    ("institution_id", "integer"),
+    ("entity_id", "integer"),
+    ("rule_id", "integer"),
+    ("indicator_id", "smallint"),
+    ("period", "integer"),
+    ("kind", "text"),
+    ("severity", "text"),
+    ("value", "float8"),
+    ("base_value", "float8"),
+    ("measure", "float8"),
+    ("threshold", "float8"),
+    ("op", "text"),
+    ("batch_id", "bigint"),
+    ("rule_set_version", "integer"),
+    ("status", "text"),
+    ("note", "text"),
+    ("created_at", "timestamptz"),
+)
+
+
+def _insert_alerts_unnest(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: one ``INSERT … SELECT FROM unnest(arrays)`` a chunk, one parameter per
+    column (a multi-row VALUES of thousands of placeholders costs seconds to parse)."""
+    names = ", ".join(n for n, _ in _ALERT_ARRAYS)
+    arrays = ", ".join(f"CAST(:{n} AS {t}[])" for n, t in _ALERT_ARRAYS)
+    stmt = text(
+        f"INSERT INTO monitoring_alerts ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        "ON CONFLICT (institution_id, entity_id, rule_id, period) DO NOTHING RETURNING id"
+    )
+    ids: list[int] = []
+    for start in range(0, len(rows), 50_000):
+        part = rows[start : start + 50_000]
+        params = {n: [r[n] for r in part] for n, _ in _ALERT_ARRAYS}
+        ids.extend(int(i) for i in session.connection().execute(stmt, params).scalars())
     return ids
 
 
@@ -229,7 +289,9 @@ def alert_briefs(session: Session, ids: Sequence[int]) -> list[AlertBrief]:
     out: list[AlertBrief] = []
     cols = (Alert.id, Alert.institution_id, Alert.entity_id, Alert.severity)
     for part in _chunks(sorted(ids)):
-        rows = session.execute(select(*cols).where(Alert.id.in_(part)).order_by(Alert.id))
+        rows = session.execute(
+            select(*cols).where(in_ids(session, Alert.id, part)).order_by(Alert.id)
+        )
         out.extend(AlertBrief(int(a), int(b), int(c), str(d)) for a, b, c, d in rows)
     return out
 
