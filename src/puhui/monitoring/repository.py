@@ -358,9 +358,13 @@ def pending_sms(
 
 
 def mark_sms(session: Session, ids: Sequence[int], when: datetime) -> None:
-    table = Alert.__table__
     for part in _chunks(list(ids)):
-        session.connection().execute(update(table).where(table.c.id.in_(part)).values(sms_at=when))
+        session.execute(
+            update(Alert)
+            .where(in_ids(session, Alert.id, part))
+            .values(sms_at=when)
+            .execution_options(synchronize_session=False)  # no per-object evaluation
+        )
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Alert):  # alerts loaded before see the new column
             session.expire(obj, ["sms_at"])
