@@ -151,9 +151,9 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.ACQUISITION_FILTER: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
     Action.MARKETING_MANAGE: frozenset({Role.ENTERPRISE}),
     Action.MONITORING_WATCH: frozenset({Role.RISK_MANAGER}),
-    Action.MONITORING_RULES: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
+    Action.MONITORING_RULES: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_ALERTS: frozenset({Role.RISK_MANAGER}),
-    Action.MONITORING_STATS: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
+    Action.MONITORING_STATS: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_REEVALUATE: frozenset({Role.OPERATOR}),
 }
 
