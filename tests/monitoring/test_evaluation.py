@@ -386,3 +386,11 @@ class TestFullEvaluation:
         assert outcome.created == 1
         again = evaluation.evaluate_all(session, lake=world.lake, run="t2", now=NOON)
         assert again.created == 0
+
+
+def test_a_batch_touching_many_entities_reads_the_watchlists_whole(session, world, monkeypatch):
+    monkeypatch.setattr(evaluation, "WHOLE_LIST_ABOVE", 1)
+    rule(session, world, "OPR_TAX_ARREARS", "threshold", "gt", 0)
+    v = world.write(session, [(e, "OPR_TAX_ARREARS", 202601, 10) for e in world.ids[:2]])
+    assert run(session, world, v).created == 2
+    assert fired(session, world) == {(0, 202601), (1, 202601)}

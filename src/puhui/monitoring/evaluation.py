@@ -57,6 +57,7 @@ IMMEDIATE = ("high", "medium")
 INBOX, SMS = "inbox", "sms"  # notification channels (notifications.service.notify)
 HISTORY_MONTHS_BACK = 200  # YYYYMM arithmetic: two years before the earliest row
 NAMES_IN_NOTICE = 3
+WHOLE_LIST_ABOVE = 50_000  # touched entities above which watchlists are read whole
 
 TEMPLATE_ALERTS = "monitoring.alerts"
 TEMPLATE_DIGEST = "monitoring.digest"
@@ -213,6 +214,22 @@ class Context:
     versions: dict[int, int]
 
 
+def _watches(
+    session: Session, institutions: list[int], ids: list[int] | None
+) -> list[tuple[int, int]]:
+    """(institution, entity) of these institutions' watches of these entities (None: all)."""
+    if ids is None or len(ids) <= WHOLE_LIST_ABOVE:
+        return repository.watches_of(session, institution_ids=institutions, entity_ids=ids)
+    # a batch touching much of the city: read the watchlists whole and intersect here
+    # rather than with hundreds of IN lists
+    whole = repository.watches_of(session, institution_ids=institutions, entity_ids=None)
+    if not whole:
+        return []
+    ents = np.fromiter((e for _, e in whole), np.int64, len(whole))
+    keep = np.isin(ents, np.asarray(ids, np.int64))
+    return [w for w, k in zip(whole, keep.tolist(), strict=True) if k]
+
+
 def context(
     session: Session,
     *,
@@ -230,7 +247,7 @@ def context(
     ids = None if entity_ids is None else sorted(set(entity_ids))
     if ids is not None and not ids:
         return None
-    watches = repository.watches_of(session, institution_ids=institutions, entity_ids=ids)
+    watches = _watches(session, institutions, ids)
     if not watches:
         return None
     live = consent.live_pairs(
