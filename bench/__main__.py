@@ -22,6 +22,7 @@ from bench import (
     jobs_outbox,
     lake_snapshot,
     matching,
+    monitoring,
     profile_query,
     psi,
     scoring,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "psi": psi.run,
     "audit": audit_chain.run,
     "scoring": scoring.run,
+    "monitoring": monitoring.run,
 }
 
 

@@ -58,6 +58,9 @@ OBJECT_PARAMS = {
     "session_id": "psi_session",
     "model_id": "model",
     "version_id": "model_version",
+    "watch_id": "watch",
+    "rule_id": "rule",
+    "alert_id": "alert",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
@@ -78,6 +81,9 @@ BODIES = {
     },
     "/api/v1/models/{model_id}/versions": {"definition": {}},
     "/api/v1/models/{model_id}/scores": {"usccs": ["91330203MA0000001X"]},
+    "/api/v1/monitoring/alerts/{alert_id}/actions": {"action": "acknowledge"},
+    "/api/v1/monitoring/watchlist/{watch_id}/assignees": {"assignees": []},
+    "/api/v1/monitoring/rules/{rule_id}/snoozes": {"uscc": "x", "until": "2030-01-01"},
 }
 
 
@@ -266,6 +272,10 @@ def world(session) -> World:
         session, home, bank_a, bank_b, own_user, other_user, ids, own_uscc, other.uscc
     )
     scoring = _scoring_objects(session, bank_a, bank_b, own_user, other_user)
+    monitoring = {
+        "own": _monitoring_objects(session, bank_a, ids[own_uscc]),
+        "foreign": _monitoring_objects(session, bank_b, ids[other.uscc]),
+    }
     return World(
         home=home,
         objects={
@@ -280,6 +290,7 @@ def world(session) -> World:
             "psi_session": psi[bank_a.id],
             **matching["own"],
             **scoring["own"],
+            **monitoring["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -293,8 +304,49 @@ def world(session) -> World:
             "psi_session": psi[bank_b.id],
             **matching["foreign"],
             **scoring["foreign"],
+            **monitoring["foreign"],
         },
     )
+
+
+def _monitoring_objects(session, bank, entity_id: int) -> dict[str, int]:
+    """A watch, a rule and an alert of one bank on one entity."""
+    from puhui.catalog import service as catalog
+    from puhui.monitoring.models import Alert, Rule, Watch
+
+    indicator = catalog.get(session, code="OPR_TAX_ARREARS").id
+    watch = Watch(institution_id=bank.id, entity_id=entity_id, source="api", note="")
+    rule = Rule(
+        institution_id=bank.id,
+        name="欠税",
+        indicator_id=indicator,
+        kind="threshold",
+        op="gt",
+        threshold=0,
+        severity="high",
+        enabled=True,
+        revision=1,
+    )
+    session.add_all([watch, rule])
+    session.flush()
+    alert = Alert(
+        institution_id=bank.id,
+        entity_id=entity_id,
+        rule_id=rule.id,
+        indicator_id=indicator,
+        period=202601,
+        kind="threshold",
+        severity="high",
+        value=1.0,
+        threshold=0,
+        op="gt",
+        rule_set_version=1,
+        status="new",
+        note="",
+    )
+    session.add(alert)
+    session.flush()
+    return {"watch": watch.id, "rule": rule.id, "alert": alert.id}
 
 
 def _matching_objects(
@@ -584,3 +636,8 @@ class TestOtherInstitutionsObjects:
         assert session.get(Claim, world.foreign["claim"]).status == "claimed"
         assert session.get(Demand, world.foreign["demand"]).status == "open"
         assert session.get(ModelVersion, world.foreign["model_version"]).status == "approved"
+        from puhui.monitoring.models import Alert, Rule, Watch
+
+        assert session.get(Watch, world.foreign["watch"]) is not None
+        assert session.get(Rule, world.foreign["rule"]).enabled
+        assert session.get(Alert, world.foreign["alert"]).status == "new"

@@ -6,12 +6,12 @@ well-known development secret, so a demo key can never reach production by accid
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "puhui-development-secret-do-not-use-in-production"  # noqa: S105
@@ -230,8 +230,24 @@ class Settings(BaseSettings):
             "first use."
         ),
     )
+    monitoring_quiet_hours: str = Field(
+        "22:00-08:00",
+        pattern=r"^(\s*|\d{2}:\d{2}-\d{2}:\d{2})$",
+        description="Risk-alert SMS wait out these hours (Asia/Shanghai, `HH:MM-HH:MM`; "
+        "empty: none); the in-app message is immediate.",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
+
+    @field_validator("monitoring_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            start, end = (time.fromisoformat(part) for part in value.split("-"))
+            if start == end:
+                raise ValueError("quiet hours must not start and end at the same time")
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

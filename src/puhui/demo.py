@@ -181,6 +181,7 @@ def link_city(session: Session) -> None:
     seed_leads(session)
     seed_scoring(session)
     seed_instant(session)
+    seed_monitoring(session, first)
 
 
 def seed_instant(session: Session) -> None:
@@ -320,6 +321,30 @@ DEMO_SCORECARD = {
         "TAX_GRADE": "纳税信用等级偏低",
     },
 }
+
+
+def seed_monitoring(session: Session, usccs: list[str]) -> None:
+    """Give risk warning something to show: 宁波甬城银行's risk manager watches the
+    authorized entities (assigned to them) under four common rules; the full evaluation
+    the rules queue raises the alerts the city's data calls for. Skipped once the bank has
+    rules."""
+    from puhui.monitoring import service as monitoring
+    from puhui.monitoring.schemas import RuleCreate, WatchCreate, WatchSource
+
+    actor = _actor(session, "bank_risk")
+    if actor is None or actor.user_id is None:
+        return
+    if monitoring.list_rules(session, actor=actor).rules:
+        return
+    for code in usccs:
+        monitoring.add_watch(
+            session,
+            actor=actor,
+            data=WatchCreate(uscc=code, assignees=[actor.user_id], note="演示监测"),
+            source=WatchSource.PAGE,
+        )
+    for template in ("tax_arrears", "ss_arrears", "enforcement", "penalty"):
+        monitoring.create_rule(session, actor=actor, data=RuleCreate(template=template))
 
 
 def seed_matching(session: Session) -> None:

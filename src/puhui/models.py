@@ -21,11 +21,13 @@ from puhui.matching.models import (
     LoanCode,
     Product,
 )
+from puhui.monitoring.models import Alert, Rule, RuleSet, Snooze, Watch, WatchAssignee
 from puhui.notifications.models import DeliveryReceipt, Message, MessagePart
 from puhui.psi.models import PsiGrant, PsiSession
 from puhui.scoring.models import BatchRun, ModelVersion, ScoringModel, TrainingRun
 
 __all__ = [
+    "Alert",
     "ApiKey",
     "AuditEvent",
     "AuthSession",
@@ -61,7 +63,12 @@ __all__ = [
     "QueryRecord",
     "RateCounter",
     "RegistryState",
+    "Rule",
+    "RuleSet",
     "ScoringModel",
+    "Snooze",
     "TrainingRun",
     "User",
+    "Watch",
+    "WatchAssignee",
 ]

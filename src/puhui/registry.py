@@ -19,6 +19,7 @@ def load_all() -> None:
     import puhui.instant.models
     import puhui.matching.tasks
     import puhui.models
+    import puhui.monitoring.tasks
     import puhui.notifications.tasks
     import puhui.profile.tasks
     import puhui.psi.tasks
@@ -45,6 +46,8 @@ def routers() -> list[APIRouter]:
     from puhui.instant import views as instant_views
     from puhui.matching import routes as matching_api
     from puhui.matching import views as matching_views
+    from puhui.monitoring import routes as monitoring_api
+    from puhui.monitoring import views as monitoring_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.operations import routes as operations_api
@@ -68,6 +71,7 @@ def routers() -> list[APIRouter]:
         instant_api.router,
         psi_api.router,
         scoring_api.router,
+        monitoring_api.router,
         notifications_api.router,
         operations_api.router,
         accounts_views.router,
@@ -81,6 +85,7 @@ def routers() -> list[APIRouter]:
         acquisition_views.router,
         instant_views.router,
         scoring_views.router,
+        monitoring_views.router,
         notifications_views.router,
         operations_views.router,
     ]

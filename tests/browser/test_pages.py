@@ -299,3 +299,79 @@ def test_a_scorecard_is_written_submitted_and_approved_by_another_user(new_page)
     assert page.locator(f"form[action='{version}/retire']").count() == 1
     page.goto(f"{version}/psi")
     assert_sound_page(page, problems, "the PSI page")
+
+
+def test_risk_manager_opens_an_alert_with_its_trend_and_acknowledges_it(new_page, live_server):
+    from datetime import timedelta
+
+    from sqlalchemy.orm import sessionmaker
+
+    from puhui.accounts import service as accounts
+    from puhui.catalog import service as catalog
+    from puhui.consent.models import GRANTED, Consent
+    from puhui.core.db import session_scope
+    from puhui.core.orm import utcnow
+    from puhui.monitoring.models import Alert, Rule, Watch
+    from tests.entities.factories import record
+
+    with session_scope(sessionmaker(live_server.engine)) as s:
+        bank = accounts.get_institution_by_name(s, "宁波甬城银行")
+        rec = record("浏览器预警企业")
+        entities.upsert(s, [rec])
+        entity_id = entities.ids_for(s, [rec.uscc])[rec.uscc]
+        indicator = catalog.get(s, code="OPR_TAX_ARREARS").id
+        s.add(Watch(institution_id=bank.id, entity_id=entity_id, source="page", note=""))
+        s.add(
+            Consent(
+                entity_id=entity_id,
+                institution_id=bank.id,
+                purposes=["monitoring"],
+                categories=["operating"],
+                starts_at=utcnow() - timedelta(days=1),
+                expires_at=utcnow() + timedelta(days=30),
+                status=GRANTED,
+            )
+        )
+        rule = Rule(
+            institution_id=bank.id,
+            name="欠税",
+            indicator_id=indicator,
+            kind="threshold",
+            op="gt",
+            threshold=0,
+            severity="high",
+            enabled=True,
+            revision=1,
+        )
+        s.add(rule)
+        s.flush()
+        alert = Alert(
+            institution_id=bank.id,
+            entity_id=entity_id,
+            rule_id=rule.id,
+            indicator_id=indicator,
+            period=202601,
+            kind="threshold",
+            severity="high",
+            value=5000.0,
+            threshold=0,
+            op="gt",
+            rule_set_version=1,
+            status="new",
+            note="",
+        )
+        s.add(alert)
+        s.flush()
+        alert_id = alert.id
+    page, problems = new_page()
+    login(page, "bank_risk")
+    open_by_click(page, page.locator("nav.mainnav a[href='/monitoring/alerts']"))
+    status = open_by_click(page, page.locator(f"a[href='/monitoring/alerts/{alert_id}']"))
+    assert status == 200
+    assert page.locator("#trend-chart").count() == 1
+    assert_sound_page(page, problems, "an alert")
+    form = page.locator("form[action$='/action']").first
+    status = open_by_click(page, form.locator("button[type=submit]"))
+    assert status < 400
+    assert page.locator(".badge.state-acknowledged").count() == 1
+    assert_sound_page(page, problems, "an acknowledged alert")

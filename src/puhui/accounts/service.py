@@ -848,6 +848,15 @@ def user_names(session: Session, ids: set[int]) -> dict[int, str]:
     }
 
 
+def institution_staff(session: Session, *, institution_id: int, role: str) -> list[tuple[int, str]]:
+    """(id, display name) of the active users of one institution in one role."""
+    return [
+        (u.id, u.display_name or u.username)
+        for u in session.scalars(repository.users_query(institution_id=institution_id, role=role))
+        if u.is_active
+    ]
+
+
 def register_enterprise(
     session: Session,
     *,

@@ -4,10 +4,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ARRAY, Integer, Select, any_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from puhui.consent.models import Consent, QueryRecord
+from puhui.consent.models import GRANTED, Consent, QueryRecord
 
 
 def consent(session: Session, consent_id: int) -> Consent | None:
@@ -62,3 +62,34 @@ def query_counts(
     if until is not None:
         query = query.where(QueryRecord.created_at < until)
     return [(r[0], r[1], int(r[2])) for r in session.execute(query)]
+
+
+def granted_between(
+    session: Session,
+    *,
+    institution_ids: Sequence[int],
+    entity_ids: Sequence[int] | None,
+    now: datetime,
+) -> list[tuple[int, int, list[str]]]:
+    """(institution, entity, purposes) of the granted consents in force at ``now``."""
+    if not institution_ids:
+        return []
+    stmt = select(Consent.institution_id, Consent.entity_id, Consent.purposes).where(
+        Consent.status == GRANTED,
+        Consent.starts_at <= now,
+        Consent.expires_at > now,
+        Consent.institution_id.in_(list(institution_ids)),
+    )
+    if entity_ids is None:
+        return [(int(i), int(e), list(p or [])) for i, e, p in session.execute(stmt)]
+    ids = sorted(set(entity_ids))
+    out: list[tuple[int, int, list[str]]] = []
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        if session.get_bind().dialect.name == "postgresql":  # one array, not 5 000 params
+            match = Consent.entity_id == any_(cast(literal(part, ARRAY(Integer)), ARRAY(Integer)))
+        else:
+            match = Consent.entity_id.in_(part)
+        rows = session.execute(stmt.where(match))
+        out.extend((int(i), int(e), list(p or [])) for i, e, p in rows)
+    return out

@@ -59,6 +59,7 @@ __all__ = [
     "get_consent",
     "grant",
     "list_consents",
+    "live_pairs",
     "query_counts",
     "query_records",
     "record_query",
@@ -172,6 +173,26 @@ def authorize_institution(
         raise _refuse(purpose, wanted - covered, "out_of_scope", uscc)
     best = max(fitting, key=lambda c: (len(set(c.categories) & wanted), c.expires_at))
     return ReadScope(entity_id, uscc, purpose.value, covered & wanted, best.id, own=False)
+
+
+def live_pairs(
+    session: Session,
+    *,
+    purpose: Purpose,
+    institution_ids: Iterable[int],
+    entity_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+) -> set[tuple[int, int]]:
+    """The (institution, entity) pairs with a live authorization for ``purpose`` now: the
+    bulk form of :func:`authorize_read` for work that reads many entities at once (e.g.
+    post-loan monitoring of a watchlist)."""
+    rows = repository.granted_between(
+        session,
+        institution_ids=sorted(set(institution_ids)),
+        entity_ids=None if entity_ids is None else sorted(set(entity_ids)),
+        now=now or datetime.now(UTC),
+    )
+    return {(i, e) for i, e, purposes in rows if purpose.value in purposes}
 
 
 def _refuse(purpose: Purpose, categories: Iterable[str], reason: str, uscc: str) -> ConsentRequired:

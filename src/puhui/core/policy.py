@@ -108,6 +108,11 @@ class Action(StrEnum):
     MODEL_MANAGE = "model.manage"  # write scorecards, train, submit, score the population
     MODEL_APPROVE = "model.approve"  # the checker: approve, reject or retire a version
     MODEL_SCORE = "model.score"  # score authorized entities with an approved version (API)
+    MONITORING_WATCH = "monitoring.watch"  # a risk manager keeps the watchlist
+    MONITORING_RULES = "monitoring.rules"  # warning rules, their templates and snoozes
+    MONITORING_ALERTS = "monitoring.alerts"  # list, read and handle alerts
+    MONITORING_STATS = "monitoring.stats"  # alert statistics of the institution
+    MONITORING_REEVALUATE = "monitoring.reevaluate"  # operators: judge everything again
 
 
 ALL_ROLES = frozenset(Role)
@@ -185,6 +190,11 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MODEL_MANAGE: frozenset({Role.RISK_MANAGER}),
     Action.MODEL_APPROVE: frozenset({Role.RISK_MANAGER, Role.INSTITUTION_ADMIN}),
     Action.MODEL_SCORE: frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER}),
+    Action.MONITORING_WATCH: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_RULES: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_ALERTS: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_STATS: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_REEVALUATE: frozenset({Role.OPERATOR}),
 }
 
 

@@ -61,6 +61,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # periods are the city's calendar months
 SOURCES_FILE = Path(__file__).resolve().parent / "data" / "sources.csv"
 REFRESH_JOB = "snapshot.refresh"
 COMPACT_JOB = "lake.compact"
+BATCH_COMMITTED = "ingest.batch_committed"
+"""Job topic published in the transaction that commits a batch of observations
+(payload: ``batch_id``, ``lake_version``), e.g. for risk monitoring."""
 Progress = Callable[[str, float | None], None]  # step, fraction of the file done
 
 
@@ -456,6 +459,12 @@ def _record(
             {"batch_id": batch_id, "lake_version": lake_version},
             dedupe_key=f"snapshot-refresh:{batch_id}",
         )
+        jobs.publish(
+            session,
+            BATCH_COMMITTED,
+            {"batch_id": batch_id, "lake_version": lake_version},
+            dedupe_key=f"batch:{batch_id}",
+        )
     audit.record(
         session,
         actor=actor,
@@ -566,6 +575,12 @@ def commit_derived(
             REFRESH_JOB,
             {"batch_id": batch_id, "lake_version": version},
             dedupe_key=f"snapshot-refresh:{batch_id}",
+        )
+        jobs.publish(
+            session,
+            BATCH_COMMITTED,
+            {"batch_id": batch_id, "lake_version": version},
+            dedupe_key=f"batch:{batch_id}",
         )
         audit.record(
             session,

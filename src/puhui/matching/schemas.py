@@ -15,6 +15,9 @@ from puhui.core.i18n import N_
 from puhui.entities.service import DISTRICTS, EntityKind
 
 MAX_CLAIMS = 3
+LOAN_GRANTED = "matching.loan_granted"
+"""Job topic published when a claim is granted (payload: ``claim_id``, ``institution_id``,
+``entity_id``, ``user_id``), e.g. to put the borrower on the bank's watchlist."""
 INDUSTRY_SECTIONS = "ABCDEFGHIJKLMNOPQRST"
 DISTRICT_CODE = r"^\d{6}$"
 MAX_AMOUNT = Decimal("10000000000")  # ten billion yuan: far above any inclusive loan

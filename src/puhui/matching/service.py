@@ -42,6 +42,7 @@ from puhui.accounts import service as accounts
 from puhui.audit import service as audit
 from puhui.config import Settings, get_settings
 from puhui.consent import service as consent
+from puhui.core import jobs
 from puhui.core.errors import PermissionDenied, ValidationFailed, field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.masking import mask_mobile, mask_name
@@ -77,6 +78,7 @@ from puhui.matching.models import (
 )
 from puhui.matching.repository import PoolFilter
 from puhui.matching.schemas import (
+    LOAN_GRANTED,
     MAX_CLAIMS,
     CallbackRead,
     CallbackResult,
@@ -1455,6 +1457,17 @@ def _end_claim(
     session.flush()
     if claim.status == ClaimStatus.GRANTED.value:
         _close(session, demand, DemandStatus.GRANTED, now)
+        jobs.publish(
+            session,
+            LOAN_GRANTED,
+            {
+                "claim_id": claim.id,
+                "institution_id": claim.institution_id,
+                "entity_id": demand.entity_id,
+                "user_id": claim.user_id,
+            },
+            dedupe_key=f"claim:{claim.id}",
+        )
         for other in repository.claims_of_demand(session, demand.id):
             if other.id != claim.id and other.status in machine.ACTIVE:
                 _advance(
