@@ -25,6 +25,7 @@ from puhui.catalog import service as catalog
 from puhui.core import jobs
 from puhui.core.db import make_engine, session_scope
 from puhui.core.lake import Lake
+from puhui.core.security import fields
 from puhui.monitoring import evaluation, service
 from puhui.monitoring.models import Alert
 from puhui.notifications.models import Message
@@ -92,6 +93,8 @@ def test_killed_mid_evaluation_raises_each_alert_and_sms_once(
         "PUHUI_DATABASE_URL": url,
         "PUHUI_DATA_DIR": str(data_dir),
         "PUHUI_MONITORING_QUIET_HOURS": "",
+        # the mobile numbers were encrypted under this process's data keys
+        "PUHUI_KEYRING_FILE": str(fields.keyring_path()),
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     with err.open("wb") as out:
