@@ -414,7 +414,7 @@ def read(row: Download, now: datetime | None = None) -> DownloadRead:
     now = now or utcnow()
     return DownloadRead(
         id=row.public_id,
-        format=row.format,  # type: ignore[arg-type]
+        format=row.format,
         indicators=list(row.indicators),
         periods=list(row.periods),
         entity_count=row.entity_count,

@@ -162,7 +162,8 @@ def verify(package: bytes, keys: list[Sm2PublicKey]) -> dict[str, Any]:
     signature = members[SIGNATURE]
     if not any(_verifies(key, signed, signature) for key in keys):
         raise PackageInvalid(
-            "the SM2 signature does not verify: the package was changed or not signed by this platform"
+            "the SM2 signature does not verify: the package was changed, or not signed "
+            "by this platform"
         )
     try:
         manifest = json.loads(manifest_bytes)
