@@ -463,3 +463,37 @@ def test_quota_is_safe_under_concurrency(engine):
             s.query(DownloadQuota).filter_by(institution_id=bank_id).delete()
             s.query(Institution).filter_by(id=bank_id).delete()
             s.commit()
+
+
+def test_page_requests_shows_the_key_once_and_lists(client, session, api_world):
+    from tests.conftest import csrf_from
+
+    world = api_world
+    csrf = factories.web_login(client, world.manager.username)
+    assert client.get("/monitoring/downloads").status_code == 200
+    form = {
+        "csrf_token": csrf,
+        "indicators": f"{TAX}, {CAPITAL}",
+        "period_from": "202401",
+        "period_to": "202403",
+        "format": "parquet",
+    }
+    r = client.post("/monitoring/downloads", data=form)
+    assert r.status_code == 200, r.text[:500]
+    assert 'id="content-key"' in r.text
+    key = r.text.split('id="content-key">')[1].split("<")[0]
+    row = session.scalars(select(Download)).one()
+    assert row.row_count == 8  # 2 entities × (3 tax + 1 capital)
+    listed = client.get("/monitoring/downloads").text
+    assert key not in listed and row.public_id in listed
+    blob = client.get(f"/monitoring/downloads/{row.public_id}/package")
+    assert blob.status_code == 200
+    opened = package.open_package(blob.content, bytes.fromhex(key), platform_keys())
+    assert pl.read_parquet(io.BytesIO(opened.data)).height == 8
+    bad = client.post("/monitoring/downloads", data={**form, "period_to": "2024"})
+    assert bad.status_code == 422 and "field-error" in bad.text
+    assert csrf_from(bad.text)
+    for consent_id in world.downloads.values():
+        revoke(session, consent_id)
+    none = client.post("/monitoring/downloads", data=form)
+    assert none.status_code == 422 and world.usccs[0] in none.text
