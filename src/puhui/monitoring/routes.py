@@ -13,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from puhui.core.pagination import PageParams, PageRead, page_of
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, page_params, request_locale, require
+from puhui.core.web import (
+    TxRoute,
+    db,
+    limited_download,
+    page_params,
+    request_locale,
+    require,
+)
 from puhui.monitoring import downloads, service
 from puhui.monitoring.schemas import (
     AlertAction,
@@ -323,6 +330,7 @@ def create_download(
     body: DownloadCreate,
     request: Request,
     actor: Actor = require(Action.MONITORING_DOWNLOAD),
+    _: None = limited_download(),
     session: Session = Depends(db),
 ) -> DownloadCreated:
     created = downloads.create(session, actor=actor, data=body, locale=request_locale(request))
@@ -362,6 +370,7 @@ def get_download(
 def fetch_download(
     download_id: str,
     actor: Actor = require(Action.MONITORING_DOWNLOAD, obj="download"),
+    _: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     name, blob = downloads.fetch(session, actor=actor, public_id=download_id)

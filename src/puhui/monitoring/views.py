@@ -23,6 +23,7 @@ from puhui.core.web import (
     TxRoute,
     db,
     field_messages,
+    limited_download,
     page_params,
     redirect,
     register_nav,
@@ -597,6 +598,7 @@ def downloads_create(
     format: Annotated[str, Form(max_length=8)] = "csv",
     usccs: Annotated[str, Form(max_length=400_000)] = "",
     actor: Actor = require(Action.MONITORING_DOWNLOAD),
+    _: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     form = {
@@ -638,6 +640,7 @@ def downloads_create(
 def downloads_package(
     download_id: str,
     actor: Actor = require(Action.MONITORING_DOWNLOAD, obj="download"),
+    _: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     name, blob = downloads.fetch(session, actor=actor, public_id=download_id)
