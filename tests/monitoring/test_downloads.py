@@ -211,18 +211,14 @@ class TestCreate:
         assert reasons == {world.usccs[1]: "out_of_scope", other.usccs[0]: "not_watched"}
         assert created.download.entity_ids == [world.ids[0]]
 
-    def test_quota_refuses_the_whole_download(self, session, world, actor, monkeypatch):
-        monkeypatch.setenv("PUHUI_DOWNLOAD_DAILY_ROWS", "10")
-        get_settings.cache_clear()
-        try:
-            downloads.create(session, actor=actor, data=request(), lake=world.lake)  # 6 rows
-            with pytest.raises(DownloadQuotaExceeded) as caught:
-                downloads.create(session, actor=actor, data=request(), lake=world.lake)
-            assert caught.value.params == {"rows": 6, "left": 4, "limit": 10}
-            assert caught.value.status == 429
-        finally:
-            monkeypatch.delenv("PUHUI_DOWNLOAD_DAILY_ROWS")
-            get_settings.cache_clear()
+    def test_quota_refuses_the_whole_download(self, session, world, actor):
+        tight = get_settings().model_copy(update={"download_daily_rows": 10})
+        kw = {"actor": actor, "data": request(), "lake": world.lake, "settings": tight}
+        downloads.create(session, **kw)  # 6 rows
+        with pytest.raises(DownloadQuotaExceeded) as caught:
+            downloads.create(session, **kw)
+        assert caught.value.params == {"rows": 6, "left": 4, "limit": 10}
+        assert caught.value.status == 429
         assert len(session.scalars(select(Download)).all()) == 1
 
     def test_validation_names_the_field(self, session, world, actor):
