@@ -81,16 +81,17 @@ SKIP_REASONS = {
     "wrong_purpose": N_("no authorization for the download purpose"),
     "out_of_scope": N_("the authorization covers none of the chosen indicators"),
 }
-COLUMNS = (
-    "uscc",
-    "name",
-    "indicator",
-    "period",
-    "value_num",
-    "value_text",
-    "unit",
-    "masked",
-)
+SCHEMA = {
+    "uscc": pl.String,
+    "name": pl.String,
+    "indicator": pl.String,
+    "period": pl.Int32,
+    "value_num": pl.Float64,
+    "value_text": pl.String,
+    "unit": pl.String,
+    "masked": pl.Boolean,  # a personal or C3 value, masked
+}
+COLUMNS = tuple(SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -228,18 +229,7 @@ def _rows(
             )
         )
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "uscc": pl.String,
-                "name": pl.String,
-                "indicator": pl.String,
-                "period": pl.Int32,
-                "value_num": pl.Float64,
-                "value_text": pl.String,
-                "unit": pl.String,
-                "masked": pl.Boolean,
-            }
-        )
+        return pl.DataFrame(schema=SCHEMA)
     rows = pl.concat(frames)
     records: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     for r in rows.iter_rows(named=True):
@@ -261,16 +251,7 @@ def _rows(
         records["masked"].append(hide)
     return pl.DataFrame(
         records,
-        schema={
-            "uscc": pl.String,
-            "name": pl.String,
-            "indicator": pl.String,
-            "period": pl.Int32,
-            "value_num": pl.Float64,
-            "value_text": pl.String,
-            "unit": pl.String,
-            "masked": pl.Boolean,
-        },
+        schema=SCHEMA,
     ).sort(["uscc", "indicator", "period"])
 
 
