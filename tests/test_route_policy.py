@@ -61,6 +61,7 @@ OBJECT_PARAMS = {
     "watch_id": "watch",
     "rule_id": "rule",
     "alert_id": "alert",
+    "download_id": "download",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
@@ -312,7 +313,7 @@ def world(session) -> World:
 def _monitoring_objects(session, bank, entity_id: int) -> dict[str, int]:
     """A watch, a rule and an alert of one bank on one entity."""
     from puhui.catalog import service as catalog
-    from puhui.monitoring.models import Alert, Rule, Watch
+    from puhui.monitoring.models import Alert, Download, Rule, Watch
 
     indicator = catalog.get(session, code="OPR_TAX_ARREARS").id
     watch = Watch(institution_id=bank.id, entity_id=entity_id, source="api", note="")
@@ -345,8 +346,25 @@ def _monitoring_objects(session, bank, entity_id: int) -> dict[str, int]:
         note="",
     )
     session.add(alert)
+    download = Download(
+        public_id=f"dl{bank.id:014d}",
+        institution_id=bank.id,
+        format="csv",
+        indicators=["OPR_TAX_ARREARS"],
+        periods=[202601],
+        entity_ids=[entity_id],
+        entity_count=1,
+        row_count=1,
+        skipped=[],
+        package_sm3="0" * 64,
+        size_bytes=4,
+        key_fingerprint="0" * 64,
+        package=b"PK\x05\x06",
+        expires_at=utcnow() + timedelta(days=1),
+    )
+    session.add(download)
     session.flush()
-    return {"watch": watch.id, "rule": rule.id, "alert": alert.id}
+    return {"watch": watch.id, "rule": rule.id, "alert": alert.id, "download": download.public_id}
 
 
 def _matching_objects(

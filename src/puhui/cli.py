@@ -6,6 +6,7 @@ clear message and exits with status 2, leaving the database as it was.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -719,6 +720,112 @@ def audit_export(
     except OSError as exc:
         raise fail(f"{out}: {exc}") from exc
     console.print(f"{lines} lines written to {out}")
+
+
+# --- download ---------------------------------------------------------------------------------
+
+download_app = typer.Typer(
+    help="Batch download packages: verify the platform's signature, decrypt.",
+    no_args_is_help=True,
+)
+app.add_typer(download_app, name="download")
+
+
+def _download_keys(public_key: list[Path] | None) -> list[Any]:
+    from puhui.core.security import Sm2PublicKey, SmCryptoError
+    from puhui.core.security.platform_key import load_signing_key
+
+    keys = []
+    for path in public_key or []:
+        try:
+            keys.append(Sm2PublicKey.from_pem(path.read_bytes()))
+        except (OSError, SmCryptoError) as exc:
+            raise fail(f"--public-key {path}: {exc}") from exc
+    if not keys:
+        path = _settings().signing_key_path
+        if not path.exists():
+            raise fail(
+                f"no platform key at {path}: pass --public-key with the key of "
+                "GET /api/v1/audit/public-key"
+            )
+        try:
+            keys.append(load_signing_key(path, create=False).public_key())
+        except SmCryptoError as exc:
+            raise fail(str(exc)) from exc
+    return keys
+
+
+def _read_package(path: Path) -> bytes:
+    from puhui.monitoring.package import MAX_PACKAGE_BYTES
+
+    if not path.is_file():
+        raise fail(f"no such file: {path}")
+    if path.stat().st_size > MAX_PACKAGE_BYTES:
+        raise fail(f"{path}: too large for a download package")
+    return path.read_bytes()
+
+
+_PUBLIC_KEY_OPTION = typer.Option(
+    "--public-key",
+    help="A trusted SM2 public key (PEM), repeatable. Default: the platform's own key "
+    "(PUHUI_SIGNING_KEY_FILE).",
+)
+
+
+@download_app.command("verify")
+def download_verify(
+    package: Annotated[Path, typer.Argument(help="The package (.zip) to check.")],
+    public_key: Annotated[list[Path] | None, _PUBLIC_KEY_OPTION] = None,
+) -> None:
+    """Check the platform's SM2 signature and the payload digests; exit 1 if they fail."""
+    from puhui.monitoring import package as pkg
+
+    keys = _download_keys(public_key)
+    try:
+        manifest = pkg.verify(_read_package(package), keys)
+    except pkg.PackageInvalid as exc:
+        raise fail(f"{package}: does not verify: {exc}", code=1) from exc
+    console.print(
+        f"[bold green]✓[/] {package}: signed by {manifest['signer_fingerprint'][:16]}…; "
+        f"download {manifest['id']} of {manifest['created_at']} by {manifest['requester']}: "
+        f"{manifest['entity_count']} entities, {manifest['row_count']} rows, "
+        f"{manifest['format']}",
+        highlight=False,
+    )
+
+
+@download_app.command("open")
+def download_open(
+    package: Annotated[Path, typer.Argument(help="The package (.zip) to open.")],
+    key: Annotated[str, typer.Option("--key", help="The content key (32 hex digits).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the data into.")],
+    public_key: Annotated[list[Path] | None, _PUBLIC_KEY_OPTION] = None,
+) -> None:
+    """Verify, decrypt, and write the data file and its manifest into ``--out``."""
+    from puhui.monitoring import package as pkg
+
+    try:
+        content_key = bytes.fromhex(key.strip())
+    except ValueError as exc:
+        raise fail("--key: not hexadecimal") from exc
+    keys = _download_keys(public_key)
+    try:
+        opened = pkg.open_package(_read_package(package), content_key, keys)
+    except pkg.PackageInvalid as exc:
+        raise fail(f"{package}: cannot be opened: {exc}", code=1) from exc
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / opened.data_name).write_bytes(opened.data)
+        (out / pkg.MANIFEST).write_text(
+            json.dumps(opened.inner, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+    except OSError as exc:
+        raise fail(f"{out}: {exc}") from exc
+    console.print(
+        f"[bold green]✓[/] verified and decrypted: {out / opened.data_name} "
+        f"({opened.inner['row_count']} rows) and {out / pkg.MANIFEST}",
+        highlight=False,
+    )
 
 
 # --- keys -----------------------------------------------------------------------------------

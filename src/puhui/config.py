@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Public holidays skipped by working-day deadlines (JSON list of dates).",
     )
+    download_daily_rows: int = Field(
+        100_000,
+        ge=0,
+        description="Rows one institution may batch-download per day (Shanghai time), all users.",
+    )
+    download_retention_days: int = Field(
+        7, ge=1, description="Days a batch download package stays available for re-download."
+    )
     acquisition_export_daily_rows: int = Field(
         5000,
         ge=0,

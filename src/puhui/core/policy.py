@@ -112,6 +112,7 @@ class Action(StrEnum):
     MONITORING_RULES = "monitoring.rules"  # warning rules, their templates and snoozes
     MONITORING_ALERTS = "monitoring.alerts"  # list, read and handle alerts
     MONITORING_STATS = "monitoring.stats"  # alert statistics of the institution
+    MONITORING_DOWNLOAD = "monitoring.download"  # signed, encrypted batch downloads
     MONITORING_REEVALUATE = "monitoring.reevaluate"  # operators: judge everything again
 
 
@@ -194,6 +195,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MONITORING_RULES: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_ALERTS: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_STATS: frozenset({Role.RISK_MANAGER}),
+    Action.MONITORING_DOWNLOAD: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_REEVALUATE: frozenset({Role.OPERATOR}),
 }
 

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from puhui.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from puhui.core.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+    ValidationFailed,
+)
 
 
 class NotALender(PermissionDenied):
@@ -44,3 +50,26 @@ class InvalidMonitoringInput(ValidationFailed):
         return cls(
             message, details=[{"field": field, "message": message, "params": params}], **params
         )
+
+
+class DownloadNotFound(NotFound):
+    default_code = "download_not_found"
+    default_message = "No such download."
+
+
+class DownloadExpired(Conflict):
+    default_code = "download_expired"
+    default_message = "This package is no longer kept; request the download again."
+
+
+class DownloadQuotaExceeded(TooManyRequests):
+    default_code = "download_quota_exceeded"
+    default_message = (
+        "This download has {rows} rows; your institution has {left} of its {limit} daily "
+        "rows left. Nothing was downloaded."
+    )
+
+
+class NothingToDownload(Conflict):
+    default_code = "nothing_to_download"
+    default_message = "None of the chosen entities can be downloaded; see the reasons listed."

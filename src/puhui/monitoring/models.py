@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -152,3 +154,44 @@ class Alert(CreatedAtMixin, Base):
         Index("ix_monitoring_alerts_institution_created", "institution_id", "created_at"),
         Index("ix_monitoring_alerts_institution_status", "institution_id", "status"),
     )
+
+
+class Download(CreatedAtMixin, Base):
+    """One batch download: the signed, SM4-encrypted package of the watched entities'
+    indicator rows (``package``; kept for re-download until ``expires_at``). The content
+    key is never stored: the requester receives it once, in the answer that created it."""
+
+    __tablename__ = "monitoring_downloads"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    format: Mapped[str] = mapped_column(String(8))  # csv, parquet
+    indicators: Mapped[list[str]] = mapped_column(JSON)
+    periods: Mapped[list[int]] = mapped_column(JSON)
+    entity_ids: Mapped[list[int]] = mapped_column(JSON)  # the entities included
+    entity_count: Mapped[int] = mapped_column(Integer)
+    row_count: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    package_sm3: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    key_fingerprint: Mapped[str] = mapped_column(String(64))  # the signing key's
+    package: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_monitoring_downloads_institution_created", "institution_id", "created_at"),
+    )
+
+
+class DownloadQuota(Base):
+    """Rows an institution downloaded on one day (Asia/Shanghai)."""
+
+    __tablename__ = "monitoring_download_quotas"
+
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("institutions.id"), primary_key=True, autoincrement=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rows_used: Mapped[int] = mapped_column(Integer, default=0)

@@ -21,9 +21,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from puhui.monitoring.models import Alert, Rule, RuleSet, Snooze, Watch, WatchAssignee
+from puhui.monitoring.models import (
+    Alert,
+    Download,
+    DownloadQuota,
+    Rule,
+    RuleSet,
+    Snooze,
+    Watch,
+    WatchAssignee,
+)
 
 CHUNK = 5000  # ids in one IN list
 
@@ -409,3 +419,74 @@ def _insert_ignore(session: Session, model: Any, keys: list[str]) -> Any:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).on_conflict_do_nothing(index_elements=keys)
+
+
+# --- batch downloads -----------------------------------------------------------------------
+
+
+def take_download_quota(
+    session: Session, institution_id: int, day: date, rows: int, limit: int
+) -> bool:
+    """Add ``rows`` to the institution's download count of the day unless that passes
+    ``limit``: one conditional UPDATE, so concurrent downloads are serialised by the
+    database and the count never passes the limit."""
+    if session.get(DownloadQuota, (institution_id, day)) is None:
+        try:
+            with session.begin_nested():
+                session.add(DownloadQuota(institution_id=institution_id, day=day, rows_used=0))
+        except IntegrityError:
+            pass  # another download created the day's row first
+    result = session.execute(
+        update(DownloadQuota)
+        .where(
+            DownloadQuota.institution_id == institution_id,
+            DownloadQuota.day == day,
+            DownloadQuota.rows_used + rows <= limit,
+        )
+        .values(rows_used=DownloadQuota.rows_used + rows)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def download_quota_used(session: Session, institution_id: int, day: date) -> int:
+    used = session.scalar(
+        select(DownloadQuota.rows_used).where(
+            DownloadQuota.institution_id == institution_id, DownloadQuota.day == day
+        )
+    )
+    return int(used or 0)
+
+
+def watched_ids_of(session: Session, institution_id: int) -> list[int]:
+    """The entities on an institution's watchlist now."""
+    return [
+        int(e)
+        for e in session.scalars(
+            select(Watch.entity_id)
+            .where(Watch.institution_id == institution_id, Watch.removed_at.is_(None))
+            .order_by(Watch.entity_id)
+        )
+    ]
+
+
+def downloads_query(institution_id: int) -> Select[Any]:
+    return (
+        select(Download)
+        .where(Download.institution_id == institution_id)
+        .order_by(Download.id.desc())
+    )
+
+
+def download_by_public_id(session: Session, public_id: str) -> Download | None:
+    return session.scalar(select(Download).where(Download.public_id == public_id))
+
+
+def drop_expired_packages(session: Session, now: datetime) -> int:
+    result = session.execute(
+        update(Download)
+        .where(Download.expires_at <= now, Download.package.is_not(None))
+        .values(package=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -13,8 +13,15 @@ from sqlalchemy.orm import Session
 
 from puhui.core.pagination import PageParams, PageRead, page_of
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, page_params, request_locale, require
-from puhui.monitoring import service
+from puhui.core.web import (
+    TxRoute,
+    db,
+    limited_download,
+    page_params,
+    request_locale,
+    require,
+)
+from puhui.monitoring import downloads, service
 from puhui.monitoring.schemas import (
     AlertAction,
     AlertDetailRead,
@@ -23,6 +30,9 @@ from puhui.monitoring.schemas import (
     AlertStats,
     BulkAlertAction,
     BulkResult,
+    DownloadCreate,
+    DownloadCreated,
+    DownloadRead,
     Queued,
     RuleCreate,
     RuleRead,
@@ -303,4 +313,69 @@ def alert_stats(
 ) -> AlertStats:
     return service.stats(
         session, actor=actor, since=since, until=until, locale=request_locale(request)
+    )
+
+
+# --- batch downloads -----------------------------------------------------------------------
+
+
+@router.post(
+    "/downloads",
+    status_code=201,
+    response_model=DownloadCreated,
+    summary="Download indicators of watched borrowers: a signed, SM4-encrypted package "
+    "(the content key is in this answer only)",
+)
+def create_download(
+    body: DownloadCreate,
+    request: Request,
+    actor: Actor = require(Action.MONITORING_DOWNLOAD),
+    _: None = limited_download(),
+    session: Session = Depends(db),
+) -> DownloadCreated:
+    created = downloads.create(session, actor=actor, data=body, locale=request_locale(request))
+    read = downloads.read(created.download)
+    return DownloadCreated(
+        download=read,
+        key=created.key.hex(),
+        package_url=f"/api/v1/monitoring/downloads/{read.id}/package",
+    )
+
+
+@router.get(
+    "/downloads", response_model=PageRead[DownloadRead], summary="My institution's downloads"
+)
+def list_downloads(
+    params: PageParams = Depends(page_params),
+    actor: Actor = require(Action.MONITORING_DOWNLOAD),
+    session: Session = Depends(db),
+) -> PageRead[DownloadRead]:
+    return page_of(downloads.list_downloads(session, actor=actor, params=params))
+
+
+@router.get("/downloads/{download_id}", response_model=DownloadRead, summary="One download")
+def get_download(
+    download_id: str,
+    actor: Actor = require(Action.MONITORING_DOWNLOAD, obj="download"),
+    session: Session = Depends(db),
+) -> DownloadRead:
+    return downloads.get(session, actor=actor, public_id=download_id)
+
+
+@router.get(
+    "/downloads/{download_id}/package",
+    summary="The encrypted package again (within retention, while the authorizations last)",
+    response_class=Response,
+)
+def fetch_download(
+    download_id: str,
+    actor: Actor = require(Action.MONITORING_DOWNLOAD, obj="download"),
+    _: None = limited_download(),
+    session: Session = Depends(db),
+) -> Response:
+    name, blob = downloads.fetch(session, actor=actor, public_id=download_id)
+    return Response(
+        blob,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

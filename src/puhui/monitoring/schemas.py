@@ -440,3 +440,69 @@ class AlertDetailRead(BaseModel):
 
 class Queued(BaseModel):
     queued: bool
+
+
+# --- batch downloads -----------------------------------------------------------------------
+
+MAX_DOWNLOAD_INDICATORS = 100
+MAX_DOWNLOAD_PERIODS = 120
+MAX_DOWNLOAD_ENTITIES = 10_000
+
+
+class DownloadFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
+class PeriodRange(BaseModel):
+    """``from`` and ``to`` (YYYYMM), both included."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: int = Field(alias="from")
+    end: int = Field(alias="to")
+
+
+class DownloadCreate(BaseModel):
+    """Indicators (catalog codes) and periods (a YYYYMM list or a ``{from, to}`` range) of
+    the watched entities (all of them, or ``usccs``) as CSV or Parquet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicators: list[Annotated[str, Field(max_length=64)]] = Field(
+        min_length=1, max_length=MAX_DOWNLOAD_INDICATORS
+    )
+    periods: PeriodRange | list[int] = Field()
+    format: DownloadFormat = DownloadFormat.CSV
+    usccs: list[UsccText] | None = Field(None, max_length=MAX_DOWNLOAD_ENTITIES)
+
+
+class DownloadSkip(BaseModel):
+    uscc: str
+    reason: str  # not_watched, unknown, or why the download authorization does not fit
+    message: str
+
+
+class DownloadRead(BaseModel):
+    id: str
+    format: DownloadFormat
+    indicators: list[str]
+    periods: list[int]
+    entity_count: int
+    row_count: int
+    skipped: list[DownloadSkip]
+    package_sm3: str
+    size_bytes: int
+    key_fingerprint: str
+    requested_by: int | None
+    created_at: datetime
+    expires_at: datetime
+    available: bool  # the package can still be fetched again
+
+
+class DownloadCreated(BaseModel):
+    """The new download and its content key: shown this once, never stored."""
+
+    download: DownloadRead
+    key: str  # 32 hex digits (SM4-128)
+    package_url: str

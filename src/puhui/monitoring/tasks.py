@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from puhui.core.jobs import job_handler, periodic, subscribe
 from puhui.ingest.service import BATCH_COMMITTED
 from puhui.matching.schemas import LOAN_GRANTED
-from puhui.monitoring import evaluation, service
+from puhui.monitoring import downloads, evaluation, service
 
 
 @job_handler(service.EVALUATE_BATCH_JOB)
@@ -55,3 +55,12 @@ def daily_digest(session: Session, payload: dict[str, Any]) -> None:
 
 
 periodic(service.DIGEST_JOB, every=timedelta(days=1))
+
+
+@job_handler(downloads.PURGE_JOB)
+def purge_downloads(session: Session, payload: dict[str, Any]) -> None:
+    """Drop the stored batch download packages past their retention."""
+    downloads.purge_expired(session)
+
+
+periodic(downloads.PURGE_JOB, every=timedelta(hours=6))

@@ -1,6 +1,7 @@
 """Pages of risk warning: the watchlist (`/monitoring/watchlist`), the rule set
 (`/monitoring/rules`), alerts with bulk actions (`/monitoring/alerts`), one alert with its
-trend (`/monitoring/alerts/{id}`) and the statistics (`/monitoring/stats`)."""
+trend (`/monitoring/alerts/{id}`), the statistics (`/monitoring/stats`) and batch downloads
+(`/monitoring/downloads`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from puhui.core.web import (
     TxRoute,
     db,
     field_messages,
+    limited_download,
     page_params,
     redirect,
     register_nav,
@@ -31,7 +33,8 @@ from puhui.core.web import (
     translate,
     validation_details,
 )
-from puhui.monitoring import service
+from puhui.monitoring import downloads, service
+from puhui.monitoring.errors import InvalidMonitoringInput
 from puhui.monitoring.machine import LABELS as STATE_LABELS
 from puhui.monitoring.machine import allowed_actions
 from puhui.monitoring.schemas import (
@@ -41,6 +44,7 @@ from puhui.monitoring.schemas import (
     AlertAction,
     AlertFilter,
     BulkAlertAction,
+    DownloadCreate,
     Kind,
     Op,
     RuleCreate,
@@ -56,6 +60,7 @@ register_nav(N_("Risk alerts"), "/monitoring/alerts", Action.MONITORING_ALERTS, 
 register_nav(N_("Watchlist"), "/monitoring/watchlist", Action.MONITORING_WATCH, order=55)
 register_nav(N_("Warning rules"), "/monitoring/rules", Action.MONITORING_RULES, order=56)
 register_nav(N_("Alert statistics"), "/monitoring/stats", Action.MONITORING_STATS, order=57)
+register_nav(N_("Batch downloads"), "/monitoring/downloads", Action.MONITORING_DOWNLOAD, order=58)
 
 
 def _errors(request: Request, exc: Exception) -> dict[str, str]:
@@ -543,4 +548,104 @@ def stats_page(
     ctx = {"s": data, "charts": charts, "errors": errors, "since": since, "until": until}
     return render(
         request, "monitoring/stats.html", ctx, status_code=422 if errors else 200, actor=actor
+    )
+
+
+# --- batch downloads -----------------------------------------------------------------------
+
+
+def _downloads_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    params: PageParams,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
+    created: Any = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    ctx = {
+        "page": downloads.list_downloads(session, actor=actor, params=params),
+        "errors": errors or {},
+        "form": form or {"format": "csv"},
+        "created": created,
+        "reasons": downloads.SKIP_REASONS,
+    }
+    return render(request, "monitoring/downloads.html", ctx, status_code=status_code, actor=actor)
+
+
+@router.get("/monitoring/downloads", response_class=HTMLResponse)
+def downloads_page(
+    request: Request,
+    params: PageParams = Depends(page_params),
+    actor: Actor = require(Action.MONITORING_DOWNLOAD),
+    session: Session = Depends(db),
+) -> HTMLResponse:
+    return _downloads_page(request, session, actor, params)
+
+
+def _codes(raw: str) -> list[str]:
+    return [c for c in raw.replace(",", " ").replace("，", " ").split() if c]
+
+
+@router.post("/monitoring/downloads", response_class=HTMLResponse)
+def downloads_create(
+    request: Request,
+    indicators: Annotated[str, Form(max_length=8000)] = "",
+    period_from: Annotated[str, Form(max_length=6)] = "",
+    period_to: Annotated[str, Form(max_length=6)] = "",
+    format: Annotated[str, Form(max_length=8)] = "csv",
+    usccs: Annotated[str, Form(max_length=400_000)] = "",
+    actor: Actor = require(Action.MONITORING_DOWNLOAD),
+    _: None = limited_download(),
+    session: Session = Depends(db),
+) -> Response:
+    form = {
+        "indicators": indicators,
+        "period_from": period_from,
+        "period_to": period_to,
+        "format": format,
+        "usccs": usccs,
+    }
+    try:
+        start, end = _int(period_from), _int(period_to)
+        if start is None:
+            raise InvalidMonitoringInput.at("periods.from", N_("Write the period as YYYYMM."))
+        if end is None:
+            raise InvalidMonitoringInput.at("periods.to", N_("Write the period as YYYYMM."))
+        data = DownloadCreate.model_validate(
+            {
+                "indicators": _codes(indicators),
+                "periods": {"from": start, "to": end},
+                "format": format,
+                "usccs": _codes(usccs) or None,
+            }
+        )
+        created = downloads.create(session, actor=actor, data=data, locale=request_locale(request))
+    except (ValidationError, PuhuiError) as exc:
+        session.rollback()
+        errors = _errors(request, exc)
+        if isinstance(exc, PuhuiError) and isinstance(exc.details, dict):
+            skipped = exc.details.get("skipped") or []
+            errors["form"] += " " + "; ".join(f"{s['uscc']}: {s['message']}" for s in skipped)
+        return _downloads_page(
+            request, session, actor, PageParams(), errors=errors, form=form, status_code=422
+        )
+    shown = {"read": downloads.read(created.download), "key": created.key.hex()}
+    return _downloads_page(request, session, actor, PageParams(), created=shown, form=form)
+
+
+@router.get("/monitoring/downloads/{download_id}/package")
+def downloads_package(
+    download_id: str,
+    actor: Actor = require(Action.MONITORING_DOWNLOAD, obj="download"),
+    _: None = limited_download(),
+    session: Session = Depends(db),
+) -> Response:
+    name, blob = downloads.fetch(session, actor=actor, public_id=download_id)
+    return Response(
+        blob,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
