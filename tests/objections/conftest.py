@@ -17,12 +17,12 @@ def town(city):  # noqa: F811
     with city.factory.begin() as s:
         tax_dept = factories.institution(s, factories.KIND_FOR_ROLE[Role.DATA_STEWARD])
         other_dept = factories.institution(s, factories.KIND_FOR_ROLE[Role.DATA_STEWARD])
-        s.scalars(select(DataSource).where(DataSource.code == "TAX")).one().institution_id = (
-            tax_dept.id
-        )
-        s.scalars(select(DataSource).where(DataSource.code == "SAMR")).one().institution_id = (
-            other_dept.id
-        )
+        s.scalars(
+            select(DataSource).where(DataSource.code == "TAX")
+        ).one().institution_id = tax_dept.id
+        s.scalars(
+            select(DataSource).where(DataSource.code == "SAMR")
+        ).one().institution_id = other_dept.id
         city.users["steward_tax"] = factories.user(s, Role.DATA_STEWARD, tax_dept)
         city.users["steward_samr"] = factories.user(s, Role.DATA_STEWARD, other_dept)
         s.flush()

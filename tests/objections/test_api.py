@@ -72,7 +72,11 @@ class TestFlagAndCorrection:
         assert r.status_code == 200 and r.json()["routed_source"] == "TAX", r.text
         r = town.client.post(
             f"/api/v1/objections/{o['id']}/answer",
-            json={"outcome": "corrected", "explanation": "申报数据有误，已更正", "corrected_value": "0.35"},
+            json={
+                "outcome": "corrected",
+                "explanation": "申报数据有误，已更正",
+                "corrected_value": "0.35",
+            },
             headers=town.h("steward_tax"),
         )
         assert r.status_code == 200, r.text
@@ -155,7 +159,10 @@ class TestParties:
         _raise(town)
         r = town.client.get("/api/v1/objections/overview", headers=town.h("regulator"))
         assert r.status_code == 200 and r.json()["open"] == 1
-        assert town.client.get("/api/v1/objections/overview", headers=town.h("ent_a")).status_code == 403
+        assert (
+            town.client.get("/api/v1/objections/overview", headers=town.h("ent_a")).status_code
+            == 403
+        )
 
     def test_the_enterprise_withdraws_and_the_flag_goes(self, town):
         _grant(town)

@@ -49,7 +49,9 @@ def _answer(town, oid, at, outcome="no_error", value=None) -> None:
             s,
             actor=_as(s, town, "steward_tax"),
             objection_id=oid,
-            data=ObjectionAnswer(outcome=outcome, explanation="经核实数据无误", corrected_value=value),
+            data=ObjectionAnswer(
+                outcome=outcome, explanation="经核实数据无误", corrected_value=value
+            ),
             now=at,
         )
 

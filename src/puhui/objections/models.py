@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
@@ -14,15 +14,16 @@ from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
 
 class Objection(CreatedAtMixin, Base):
     """One dispute. ``batch_id`` and ``value`` are the disputed value as the enterprise
-    saw it; ``source_code`` is the data source (department) that supplied it (routing target by default).
-    Open while ``status`` is submitted or routed: the profile flags the item meanwhile."""
+    saw it; ``source_code`` is the data source (department) that supplied it, the default
+    routing target. Open while ``status`` is submitted or routed: the profile flags the item
+    meanwhile."""
 
     __tablename__ = "objections"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id"))
+    indicator_id: Mapped[int] = mapped_column(SmallInteger, ForeignKey("indicators.id"))
     period: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int] = mapped_column(Integer)
     value: Mapped[str | None] = mapped_column(String(500))

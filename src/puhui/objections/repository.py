@@ -22,7 +22,9 @@ def objection(session: Session, objection_id: int, *, for_update: bool = False) 
     return found
 
 
-def open_on_item(session: Session, *, entity_id: int, indicator_id: int, period: int) -> Objection | None:
+def open_on_item(
+    session: Session, *, entity_id: int, indicator_id: int, period: int
+) -> Objection | None:
     stmt = select(Objection).where(
         Objection.entity_id == entity_id,
         Objection.indicator_id == indicator_id,

@@ -80,16 +80,18 @@ def get_objection(
 )
 def attach(
     objection_id: int,
-    file: Annotated[UploadFile, File()],
+    file: Annotated[UploadFile | None, File()] = None,
     actor: Actor = require(Action.OBJECTION_RAISE, obj="objection"),
     session: Session = Depends(db),
 ) -> AttachmentRead:
-    content = file.file.read(service.MAX_ATTACHMENT_BYTES + 1)
+    # the file is optional here so that the objection is checked first (another's
+    # objection is "not found" whatever was sent); the service names a missing file
+    content = b"" if file is None else file.file.read(service.MAX_ATTACHMENT_BYTES + 1)
     row = service.add_attachment(
         session,
         actor=actor,
         objection_id=objection_id,
-        filename=file.filename or "file",
+        filename=(file.filename if file is not None else None) or "file",
         content=content,
     )
     return AttachmentRead.model_validate(row)
@@ -147,9 +149,7 @@ def route(
     return _one(session, request, objection)
 
 
-@router.post(
-    "/{objection_id}/answer", response_model=ObjectionRead, summary="Answer in writing"
-)
+@router.post("/{objection_id}/answer", response_model=ObjectionRead, summary="Answer in writing")
 def answer(
     request: Request,
     objection_id: int,

@@ -89,7 +89,9 @@ notifications.register_template(
 notifications.register_template(
     TEMPLATE_REMINDER,
     subject=N_("Objection #{id} is due on {due}"),
-    body=N_("[Puhui] The objection of {entity} to {indicator} ({period}) must be answered by {due}."),
+    body=N_(
+        "[Puhui] The objection of {entity} to {indicator} ({period}) must be answered by {due}."
+    ),
 )
 notifications.register_template(
     TEMPLATE_ESCALATED,
@@ -299,7 +301,9 @@ def submit(
     found = _current_value(entity_id, indicator.id, data.period, settings)
     if found is None:
         raise field_error(
-            "period", N_("Your profile has no value of this indicator for {value}."), value=data.period
+            "period",
+            N_("Your profile has no value of this indicator for {value}."),
+            value=data.period,
         )
     if repository.open_on_item(
         session, entity_id=entity_id, indicator_id=indicator.id, period=data.period
@@ -353,7 +357,10 @@ def withdraw(
     _step(objection, "withdraw")
     objection.closed_at = _now(now)
     audit.record(
-        session, actor=actor, action="objection.withdraw", target_type="objection",
+        session,
+        actor=actor,
+        action="objection.withdraw",
+        target_type="objection",
         target_id=objection.id,
     )
     return objection
@@ -369,7 +376,10 @@ def close(
     _step(objection, "close")
     objection.closed_at = _now(now)
     audit.record(
-        session, actor=actor, action="objection.close", target_type="objection",
+        session,
+        actor=actor,
+        action="objection.close",
+        target_type="objection",
         target_id=objection.id,
     )
     return objection
@@ -396,14 +406,16 @@ def add_attachment(
     if not machine.is_open(objection.status):
         raise WrongState(state=objection.status)
     if len(content) == 0:
-        raise field_error("file", N_("The file is empty."))
+        raise field_error("file", N_("Choose a file to attach."))
     if len(content) > MAX_ATTACHMENT_BYTES:
         raise field_error("file", N_("The file is larger than {value} MB."), value=5)
     kind = next((t for magic, t in MAGIC if content.startswith(magic)), None)
     if kind is None:
         raise field_error("file", N_("Attach a PDF, JPG or PNG file."))
     if len(repository.attachments(session, [objection.id])) >= MAX_ATTACHMENTS:
-        raise field_error("file", N_("At most {value} files can be attached."), value=MAX_ATTACHMENTS)
+        raise field_error(
+            "file", N_("At most {value} files can be attached."), value=MAX_ATTACHMENTS
+        )
     digest = hashlib.sha256(content).hexdigest()
     folder = _storage(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -423,8 +435,12 @@ def add_attachment(
     session.add(row)
     session.flush()
     audit.record(
-        session, actor=actor, action="objection.attach", target_type="objection",
-        target_id=objection.id, details={"sha256": digest, "bytes": len(content)},
+        session,
+        actor=actor,
+        action="objection.attach",
+        target_type="objection",
+        target_id=objection.id,
+        details={"sha256": digest, "bytes": len(content)},
     )
     return row
 
@@ -447,8 +463,12 @@ def attachment_file(
     if not path.exists():
         raise NotFound("No such attachment.")
     audit.record(
-        session, actor=actor, action="objection.attachment_read", target_type="objection",
-        target_id=objection.id, details={"attachment_id": row.id},
+        session,
+        actor=actor,
+        action="objection.attachment_read",
+        target_type="objection",
+        target_id=objection.id,
+        details={"attachment_id": row.id},
     )
     return row, path
 
@@ -477,8 +497,12 @@ def route(
     objection.routed_at = _now(now)
     objection.routed_by = actor.user_id
     audit.record(
-        session, actor=actor, action="objection.route", target_type="objection",
-        target_id=objection.id, details={"source": source.code},
+        session,
+        actor=actor,
+        action="objection.route",
+        target_type="objection",
+        target_id=objection.id,
+        details={"source": source.code},
     )
     params = _params(session, objection)
     for user_id in _stewards(session, source.institution_id):
@@ -502,11 +526,15 @@ def _check_value(value_type: str, raw: str | None) -> tuple[float | None, str | 
         try:
             num = float(text.replace(",", ""))
         except ValueError as exc:
-            raise field_error("corrected_value", N_("{value} is not a number."), value=text[:40]) from exc
+            raise field_error(
+                "corrected_value", N_("{value} is not a number."), value=text[:40]
+            ) from exc
         if not math.isfinite(num):
             raise field_error("corrected_value", N_("{value} is not a number."), value=text[:40])
         if value_type == "count" and not num.is_integer():
-            raise field_error("corrected_value", N_("{value} is not a whole number."), value=text[:40])
+            raise field_error(
+                "corrected_value", N_("{value} is not a whole number."), value=text[:40]
+            )
         return num, None
     if value_type == "flag":
         lowered = text.lower()
@@ -539,9 +567,7 @@ def answer(
         num, text = _check_value(meta.value_type, data.corrected_value)
         corrected = text if text is not None else _plain(num)
     elif data.corrected_value:
-        raise field_error(
-            "corrected_value", N_("Only a correction carries a corrected value.")
-        )
+        raise field_error("corrected_value", N_("Only a correction carries a corrected value."))
     _step(objection, "answer")
     at = _now(now)
     objection.outcome = data.outcome
@@ -550,9 +576,16 @@ def answer(
     objection.answered_at = at
     objection.answered_by = actor.user_id
     audit.record(
-        session, actor=actor, action="objection.answer", target_type="objection",
+        session,
+        actor=actor,
+        action="objection.answer",
+        target_type="objection",
         target_id=objection.id,
-        details={"outcome": data.outcome, "corrected_value": corrected, "old_value": objection.value},
+        details={
+            "outcome": data.outcome,
+            "corrected_value": corrected,
+            "old_value": objection.value,
+        },
     )
     if corrected is not None:
         jobs.enqueue(
@@ -622,8 +655,13 @@ def write_correction(
         assert objection is not None
         objection.correction_batch_id = batch_id
         audit.record(
-            session, actor=None, username="platform", action="objection.corrected",
-            target_type="objection", target_id=objection_id, details={"batch_id": batch_id},
+            session,
+            actor=None,
+            username="platform",
+            action="objection.corrected",
+            target_type="objection",
+            target_id=objection_id,
+            details={"batch_id": batch_id},
         )
     return batch_id
 
@@ -649,16 +687,26 @@ def sweep(session: Session, *, now: datetime | None = None) -> SweepResult:
         params = _params(session, o)
         users = set(_platform_staff(session, Role.OPERATOR))
         if o.routed_source:
-            users |= set(_stewards(session, ingest.get_source(session, code=o.routed_source).institution_id))
+            users |= set(
+                _stewards(session, ingest.get_source(session, code=o.routed_source).institution_id)
+            )
         for user_id in sorted(users):
             notifications.notify(
-                session, template=TEMPLATE_REMINDER, params=params, user_id=user_id,
+                session,
+                template=TEMPLATE_REMINDER,
+                params=params,
+                user_id=user_id,
                 channels=("inbox",),
                 dedupe_key=f"objection:{o.id}:reminder:{user_id}",
             )
         audit.record(
-            session, actor=None, username="platform", action="objection.remind",
-            target_type="objection", target_id=o.id, details={"users": len(users)},
+            session,
+            actor=None,
+            username="platform",
+            action="objection.remind",
+            target_type="objection",
+            target_id=o.id,
+            details={"users": len(users)},
         )
     for o in repository.overdue(session, now=at):
         o.escalated, o.escalated_at = True, at
@@ -667,13 +715,21 @@ def sweep(session: Session, *, now: datetime | None = None) -> SweepResult:
         regulators = _platform_staff(session, Role.REGULATOR)
         for user_id in regulators:
             notifications.notify(
-                session, template=TEMPLATE_ESCALATED, params=params, user_id=user_id,
+                session,
+                template=TEMPLATE_ESCALATED,
+                params=params,
+                user_id=user_id,
                 channels=("inbox",),
                 dedupe_key=f"objection:{o.id}:escalated:{user_id}",
             )
         audit.record(
-            session, actor=None, username="platform", action="objection.escalate",
-            target_type="objection", target_id=o.id, details={"regulators": len(regulators)},
+            session,
+            actor=None,
+            username="platform",
+            action="objection.escalate",
+            target_type="objection",
+            target_id=o.id,
+            details={"regulators": len(regulators)},
         )
     session.flush()
     return SweepResult(reminded=reminded, escalated=escalated)
@@ -699,9 +755,12 @@ def _platform_staff(session: Session, role: Role) -> list[int]:
     out: list[int] = []
     for inst in accounts.all_institutions(session):
         if inst.kind == kinds[role].value and inst.is_active:
-            out.extend(uid for uid, _ in accounts.institution_staff(
-                session, institution_id=inst.id, role=role.value
-            ))
+            out.extend(
+                uid
+                for uid, _ in accounts.institution_staff(
+                    session, institution_id=inst.id, role=role.value
+                )
+            )
     return out
 
 
@@ -717,7 +776,10 @@ def _stewards(session: Session, institution_id: int | None) -> list[int]:
     out: list[int] = []
     for inst in accounts.all_institutions(session):
         if inst.kind == InstitutionKind.PLATFORM.value:
-            out.extend(uid for uid, _ in accounts.institution_staff(
-                session, institution_id=inst.id, role=Role.DATA_STEWARD.value
-            ))
+            out.extend(
+                uid
+                for uid, _ in accounts.institution_staff(
+                    session, institution_id=inst.id, role=Role.DATA_STEWARD.value
+                )
+            )
     return out

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("entity_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("indicator_id", sa.Integer(), nullable=False),
+        sa.Column("indicator_id", sa.SmallInteger(), nullable=False),
         sa.Column("period", sa.Integer(), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.String(length=500), nullable=True),
@@ -61,7 +61,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["entity_id"], ["entities.id"], name=op.f("fk_objections_entity_id_entities")
         ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_objections_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_objections_user_id_users")
+        ),
         sa.ForeignKeyConstraint(
             ["indicator_id"], ["indicators.id"], name=op.f("fk_objections_indicator_id_indicators")
         ),
@@ -96,9 +98,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_objection_attachments")),
     )
-    op.create_index(
-        "ix_objection_attachments_objection", "objection_attachments", ["objection_id"]
-    )
+    op.create_index("ix_objection_attachments_objection", "objection_attachments", ["objection_id"])
 
 
 def downgrade() -> None:
