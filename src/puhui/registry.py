@@ -52,6 +52,7 @@ def routers() -> list[APIRouter]:
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
     from puhui.objections import routes as objections_api
+    from puhui.objections import views as objections_views
     from puhui.operations import routes as operations_api
     from puhui.operations import views as operations_views
     from puhui.profile import routes as profile_api
@@ -90,5 +91,6 @@ def routers() -> list[APIRouter]:
         scoring_views.router,
         monitoring_views.router,
         notifications_views.router,
+        objections_views.router,
         operations_views.router,
     ]
