@@ -18,7 +18,7 @@ class TestPages:
         token = _login(town, "ent_a")
         own = town.client.get("/me/data")
         assert own.status_code == 200
-        assert "/objections/new?indicator=OPR_TAX_TOTAL_YOY&amp;period=202609" in own.text
+        assert "/objections/new?indicator=OPR_TAX_TOTAL_YOY&period=202609" in own.text
         form = town.client.get("/objections/new?indicator=OPR_TAX_TOTAL_YOY&period=202609")
         assert form.status_code == 200 and "OPR_TAX_TOTAL_YOY" in form.text
         r = town.client.post(
