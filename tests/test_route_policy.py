@@ -62,10 +62,11 @@ OBJECT_PARAMS = {
     "rule_id": "rule",
     "alert_id": "alert",
     "download_id": "download",
+    "objection_id": "objection",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
-INNER_PARAMS = {"claim_id": "claim"}
+INNER_PARAMS = {"claim_id": "claim", "attachment_id": "objection_attachment"}
 # Other path parameters, and bodies valid enough to reach the object check.
 PATH_VALUES = {"fmt": "svg"}
 BODIES = {
@@ -85,6 +86,10 @@ BODIES = {
     "/api/v1/monitoring/alerts/{alert_id}/actions": {"action": "acknowledge"},
     "/api/v1/monitoring/watchlist/{watch_id}/assignees": {"assignees": []},
     "/api/v1/monitoring/rules/{rule_id}/snoozes": {"uscc": "x", "until": "2030-01-01"},
+    "/api/v1/objections/{objection_id}/answer": {
+        "outcome": "no_error",
+        "explanation": "经核实无误",
+    },
 }
 
 
@@ -277,6 +282,10 @@ def world(session) -> World:
         "own": _monitoring_objects(session, bank_a, ids[own_uscc]),
         "foreign": _monitoring_objects(session, bank_b, ids[other.uscc]),
     }
+    objections = {
+        "own": _objection_objects(session, ids[own_uscc], f"S{source.id}"),
+        "foreign": _objection_objects(session, ids[other.uscc], f"S{other_source.id}"),
+    }
     return World(
         home=home,
         objects={
@@ -292,6 +301,7 @@ def world(session) -> World:
             **matching["own"],
             **scoring["own"],
             **monitoring["own"],
+            **objections["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -306,8 +316,51 @@ def world(session) -> World:
             **matching["foreign"],
             **scoring["foreign"],
             **monitoring["foreign"],
+            **objections["foreign"],
         },
     )
+
+
+def _objection_objects(session, entity_id: int, source_code: str) -> dict[str, int]:
+    """An objection of one entity routed to one department, with an attachment on disk."""
+    import hashlib
+
+    from puhui.catalog import service as catalog
+    from puhui.objections.models import Objection, ObjectionAttachment
+
+    now = utcnow()
+    objection = Objection(
+        entity_id=entity_id,
+        indicator_id=catalog.get(session, code="OPR_TAX_ARREARS").id,
+        period=202601,
+        batch_id=1,
+        value="1",
+        source_code=source_code,
+        reason="数据有误",
+        status="routed",
+        submitted_at=now,
+        due_at=now + timedelta(days=20),
+        routed_source=source_code,
+        routed_at=now,
+        escalated=False,
+    )
+    session.add(objection)
+    session.flush()
+    content = b"%PDF-1.4 objection " + str(objection.id).encode()
+    digest = hashlib.sha256(content).hexdigest()
+    folder = get_settings().data_dir / "objections"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / digest).write_bytes(content)
+    attachment = ObjectionAttachment(
+        objection_id=objection.id,
+        filename="a.pdf",
+        content_type="application/pdf",
+        size_bytes=len(content),
+        sha256=digest,
+    )
+    session.add(attachment)
+    session.flush()
+    return {"objection": objection.id, "objection_attachment": attachment.id}
 
 
 def _monitoring_objects(session, bank, entity_id: int) -> dict[str, int]:

@@ -21,6 +21,7 @@ def load_all() -> None:
     import puhui.models
     import puhui.monitoring.tasks
     import puhui.notifications.tasks
+    import puhui.objections.tasks
     import puhui.profile.tasks
     import puhui.psi.tasks
     import puhui.scoring.models
@@ -50,6 +51,8 @@ def routers() -> list[APIRouter]:
     from puhui.monitoring import views as monitoring_views
     from puhui.notifications import routes as notifications_api
     from puhui.notifications import views as notifications_views
+    from puhui.objections import routes as objections_api
+    from puhui.objections import views as objections_views
     from puhui.operations import routes as operations_api
     from puhui.operations import views as operations_views
     from puhui.profile import routes as profile_api
@@ -73,6 +76,7 @@ def routers() -> list[APIRouter]:
         scoring_api.router,
         monitoring_api.router,
         notifications_api.router,
+        objections_api.router,
         operations_api.router,
         accounts_views.router,
         audit_views.router,
@@ -87,5 +91,6 @@ def routers() -> list[APIRouter]:
         scoring_views.router,
         monitoring_views.router,
         notifications_views.router,
+        objections_views.router,
         operations_views.router,
     ]

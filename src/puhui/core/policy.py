@@ -114,6 +114,11 @@ class Action(StrEnum):
     MONITORING_STATS = "monitoring.stats"  # alert statistics of the institution
     MONITORING_DOWNLOAD = "monitoring.download"  # signed, encrypted batch downloads
     MONITORING_REEVALUATE = "monitoring.reevaluate"  # operators: judge everything again
+    OBJECTION_RAISE = "objection.raise"  # an enterprise disputes, attaches, withdraws, closes
+    OBJECTION_READ = "objection.read"  # the parties: own, department queue, all
+    OBJECTION_ROUTE = "objection.route"  # operators send it to the source department
+    OBJECTION_ANSWER = "objection.answer"  # the department's steward answers in writing
+    OBJECTION_OVERVIEW = "objection.overview"  # every open objection with its age
 
 
 ALL_ROLES = frozenset(Role)
@@ -197,6 +202,13 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MONITORING_STATS: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_DOWNLOAD: frozenset({Role.RISK_MANAGER}),
     Action.MONITORING_REEVALUATE: frozenset({Role.OPERATOR}),
+    Action.OBJECTION_RAISE: frozenset({Role.ENTERPRISE}),
+    Action.OBJECTION_READ: frozenset(
+        {Role.ENTERPRISE, Role.OPERATOR, Role.DATA_STEWARD, Role.REGULATOR}
+    ),
+    Action.OBJECTION_ROUTE: frozenset({Role.OPERATOR}),
+    Action.OBJECTION_ANSWER: frozenset({Role.DATA_STEWARD}),
+    Action.OBJECTION_OVERVIEW: frozenset({Role.REGULATOR, Role.OPERATOR}),
 }
 
 

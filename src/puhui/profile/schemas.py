@@ -45,6 +45,7 @@ class IndicatorValue(BaseModel):
     masked: bool
     key: bool
     warning: bool
+    under_objection: bool = False  # an open objection disputes this (indicator, period)
 
 
 class CategoryBlock(BaseModel):

@@ -40,6 +40,7 @@ from puhui.core.policy import Actor, Role
 from puhui.core.snapshot import Snapshot, SnapshotNotFound
 from puhui.entities import service as entities
 from puhui.ingest import service as ingest
+from puhui.objections import service as objections
 from puhui.profile import score as health
 from puhui.profile.schemas import (
     CategoryBlock,
@@ -308,6 +309,7 @@ def _assemble(
             level=origin.level,
         )
 
+    disputed = objections.open_items(session, entity_id=entity.id)
     blocks: list[CategoryBlock] = []
     for category in consent.CATEGORIES:
         if not scope.covers(category):
@@ -343,6 +345,7 @@ def _assemble(
                     masked=hide,
                     key=meta.key,
                     warning=meta.warning,
+                    under_objection=(meta.id, int(rec["period"])) in disputed,
                 )
             )
         blocks.append(

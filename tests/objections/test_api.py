@@ -1,0 +1,174 @@
+"""Objections over the API: the flag every viewer of the profile sees, a correction
+written back with lineage and history, attachments for the parties only, and who may do
+what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from puhui.catalog import service as catalog
+from puhui.entities import service as entities
+from puhui.ingest import service as ingest
+from tests import factories
+from tests.city import drain
+
+ALL = ["basic", "property", "financial", "operating", "positive", "negative", "credit_evaluation"]
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _grant(town) -> None:
+    r = town.client.post(
+        "/api/v1/consents",
+        json={
+            "institution_id": town.banks["a"],
+            "purposes": ["query"],
+            "categories": ALL,
+            "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        },
+        headers=town.h("ent_a"),
+    )
+    assert r.status_code == 201, r.text
+
+
+def _value(profile: dict, code: str) -> dict:
+    for block in profile["categories"]:
+        for v in block["indicators"]:
+            if v["code"] == code:
+                return v
+    raise AssertionError(code)
+
+
+def _raise(town, who="ent_a") -> dict:
+    r = town.client.post(
+        "/api/v1/objections",
+        json={"indicator": "OPR_TAX_TOTAL_YOY", "period": 202609, "reason": "增长率算错了"},
+        headers=town.h(who),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _profile(town, who="cm_a") -> dict:
+    r = town.client.get(f"/api/v1/entities/{town.a}/profile", headers=town.h(who))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+class TestFlagAndCorrection:
+    def test_a_bank_sees_the_flag_and_then_the_corrected_value_with_history(self, town):
+        _grant(town)
+        assert _value(_profile(town), "OPR_TAX_TOTAL_YOY")["under_objection"] is False
+        o = _raise(town)
+        assert o["status"] == "submitted" and o["value"] == "0.2"
+        assert _value(_profile(town), "OPR_TAX_TOTAL_YOY")["under_objection"] is True
+        assert _value(_profile(town), "OPR_INV_SALES_YOY")["under_objection"] is False
+        factories.web_login(town.client, town.users["cm_a"].username)
+        page = town.client.get(f"/entities/{town.a}/profile")
+        town.client.cookies.clear()
+        assert page.status_code == 200 and "异议中" in page.text  # the badge
+        r = town.client.post(
+            f"/api/v1/objections/{o['id']}/route", json={}, headers=town.h("operator")
+        )
+        assert r.status_code == 200 and r.json()["routed_source"] == "TAX", r.text
+        r = town.client.post(
+            f"/api/v1/objections/{o['id']}/answer",
+            json={
+                "outcome": "corrected",
+                "explanation": "申报数据有误，已更正",
+                "corrected_value": "0.35",
+            },
+            headers=town.h("steward_tax"),
+        )
+        assert r.status_code == 200, r.text
+        assert (r.json()["status"], r.json()["corrected_value"]) == ("answered", "0.35")
+        drain(town.factory)
+        done = town.client.get(f"/api/v1/objections/{o['id']}", headers=town.h("ent_a")).json()
+        assert done["correction_batch_id"]
+        tax = _value(_profile(town), "OPR_TAX_TOTAL_YOY")
+        assert (tax["value"], tax["period"], tax["under_objection"]) == (0.35, 202609, False)
+        assert tax["batch_id"] == done["correction_batch_id"]
+        assert tax["source"]["code"] == "TAX"  # lineage: the department that corrected it
+        lake = ingest.open_lake(town.settings)
+        with town.factory() as s:
+            entity_id = entities.ids_for(s, [town.a])[town.a]
+            indicator_id = catalog.get(s, code="OPR_TAX_TOTAL_YOY").id
+        rows = lake.history(entity_id, [indicator_id], include_superseded=True)
+        history = rows.filter(rows["period"] == 202609)["value_num"].to_list()
+        assert history == [0.2, 0.35]  # the old value is kept
+
+    def test_no_error_leaves_the_value_and_clears_the_flag(self, town):
+        _grant(town)
+        o = _raise(town)
+        town.client.post(f"/api/v1/objections/{o['id']}/route", json={}, headers=town.h("operator"))
+        r = town.client.post(
+            f"/api/v1/objections/{o['id']}/answer",
+            json={"outcome": "no_error", "explanation": "经核实无误"},
+            headers=town.h("steward_tax"),
+        )
+        assert r.status_code == 200 and r.json()["outcome_label"], r.text
+        tax = _value(_profile(town), "OPR_TAX_TOTAL_YOY")
+        assert (tax["value"], tax["under_objection"]) == (0.2, False)
+
+    def test_a_correction_must_fit_the_indicator(self, town):
+        o = _raise(town)
+        town.client.post(f"/api/v1/objections/{o['id']}/route", json={}, headers=town.h("operator"))
+        r = town.client.post(
+            f"/api/v1/objections/{o['id']}/answer",
+            json={"outcome": "corrected", "explanation": "已更正数据", "corrected_value": "abc"},
+            headers=town.h("steward_tax"),
+        )
+        assert r.status_code == 422
+        assert r.json()["error"]["details"][0]["field"] == "corrected_value"
+
+
+class TestParties:
+    def test_only_the_parties_see_an_objection(self, town):
+        o = _raise(town)
+        url = f"/api/v1/objections/{o['id']}"
+        assert town.client.get(url, headers=town.h("ent_b")).status_code == 404
+        assert town.client.get(url, headers=town.h("steward_tax")).status_code == 404  # unrouted
+        assert town.client.get(url, headers=town.h("cm_a")).status_code == 403
+        town.client.post(f"{url}/route", json={}, headers=town.h("operator"))
+        assert town.client.get(url, headers=town.h("steward_tax")).status_code == 200
+        assert town.client.get(url, headers=town.h("steward_samr")).status_code == 404
+        assert town.client.get(url, headers=town.h("regulator")).status_code == 200
+        queue = town.client.get("/api/v1/objections", headers=town.h("steward_samr")).json()
+        assert queue["total"] == 0
+        mine = town.client.get("/api/v1/objections", headers=town.h("ent_b")).json()
+        assert mine["total"] == 0
+
+    def test_attachments_are_checked_stored_by_digest_and_served_to_the_parties(self, town):
+        o = _raise(town)
+        url = f"/api/v1/objections/{o['id']}/attachments"
+        bad = town.client.post(
+            url, files={"file": ("x.exe", b"MZ\x90\x00", "image/png")}, headers=town.h("ent_a")
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "file"
+        r = town.client.post(
+            url, files={"file": ("税单.png", PNG, "image/png")}, headers=town.h("ent_a")
+        )
+        assert r.status_code == 201, r.text
+        att = r.json()
+        assert att["content_type"] == "image/png" and len(att["sha256"]) == 64
+        got = town.client.get(f"{url}/{att['id']}", headers=town.h("ent_a"))
+        assert got.status_code == 200 and got.content == PNG
+        assert town.client.get(f"{url}/{att['id']}", headers=town.h("ent_b")).status_code == 404
+        assert town.client.get(f"{url}/{att['id']}", headers=town.h("operator")).status_code == 200
+
+    def test_the_regulator_overview_lists_open_objections(self, town):
+        _raise(town)
+        r = town.client.get("/api/v1/objections/overview", headers=town.h("regulator"))
+        assert r.status_code == 200 and r.json()["open"] == 1
+        assert (
+            town.client.get("/api/v1/objections/overview", headers=town.h("ent_a")).status_code
+            == 403
+        )
+
+    def test_the_enterprise_withdraws_and_the_flag_goes(self, town):
+        _grant(town)
+        o = _raise(town)
+        r = town.client.post(f"/api/v1/objections/{o['id']}/withdraw", headers=town.h("ent_a"))
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+        assert _value(_profile(town), "OPR_TAX_TOTAL_YOY")["under_objection"] is False
+        again = town.client.post(f"/api/v1/objections/{o['id']}/withdraw", headers=town.h("ent_a"))
+        assert again.status_code == 409
