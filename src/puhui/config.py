@@ -178,6 +178,16 @@ class Settings(BaseSettings):
     limit_export_per_institution: int = Field(
         600, ge=1, description="Downloads (CSV, XLSX, PDF) one institution makes an hour."
     )
+    retention_personal_negative_years: int = Field(
+        5,
+        ge=1,
+        le=5,
+        description="Years after a personal negative record ends before it is removed "
+        "(the law allows at most 5).",
+    )
+    retention_enterprise_negative_years: int = Field(
+        5, ge=1, le=50, description="Years after an enterprise negative record ends before removal."
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
     )

@@ -153,6 +153,11 @@ def _metas(session: Session) -> dict[int, Meta]:
     return metas
 
 
+def indicator_metas(session: Session) -> dict[int, Meta]:
+    """The active catalog's metadata by indicator id (cached per catalog version)."""
+    return _metas(session)
+
+
 def _lake(settings: Settings) -> Lake:
     """One Lake per process and path, so parsed footers are reused across requests."""
     path = settings.lake_dir.resolve()
