@@ -94,3 +94,17 @@ def web_login(client: TestClient, username: str, password: str = PASSWORD) -> st
     )
     assert r.status_code == 303, r.text
     return csrf_from(client.get("/account").text)
+
+
+def enrol_second_factor(session: Session, user: User) -> str:
+    """Give ``user`` a confirmed authenticator; returns its TOTP secret."""
+    from puhui.accounts import second_factor
+    from puhui.core.orm import utcnow
+
+    uri = second_factor.begin_enrolment(session, user=user)
+    secret = uri.split("secret=")[1].split("&")[0]
+    factor = second_factor.repository.second_factor(session, user.id)
+    assert factor is not None
+    factor.confirmed_at = utcnow()
+    session.flush()
+    return secret

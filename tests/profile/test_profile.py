@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from sqlalchemy import select
 
 from puhui.audit.models import AuditEvent
 from puhui.consent.models import QueryRecord
 from puhui.profile import service
+from tests import factories
 from tests.city import ID_A, MOBILE_A, drain
 
 ALL = ["basic", "property", "financial", "operating", "positive", "negative", "credit_evaluation"]
@@ -83,10 +85,29 @@ class TestProfile:
             headers=city.h("cm_a"),
         )
         assert short.status_code == 422
-        shown = city.client.get(
+        # revealing needs a recent second-factor check
+        unchecked = city.client.get(
             f"/api/v1/entities/{city.a}/profile",
             params={"reveal_reason": "贷前核实法定代表人身份"},
             headers=city.h("cm_a"),
+        )
+        assert unchecked.status_code == 403
+        assert unchecked.json()["error"]["code"] == "second_factor_required"
+        with city.factory.begin() as s:
+            secret = factories.enrol_second_factor(s, s.merge(city.users["cm_a"]))
+        r = city.client.post(
+            "/api/v1/auth/token",
+            data={
+                "username": city.users["cm_a"].username,
+                "password": factories.PASSWORD,
+                "otp": pyotp.TOTP(secret).now(),
+            },
+        )
+        assert r.status_code == 200, r.text
+        shown = city.client.get(
+            f"/api/v1/entities/{city.a}/profile",
+            params={"reveal_reason": "贷前核实法定代表人身份"},
+            headers={"Authorization": f"Bearer {r.json()['access_token']}"},
         )
         assert shown.status_code == 200 and ID_A in shown.text and MOBILE_A in shown.text
         with city.factory() as s:
