@@ -79,8 +79,11 @@ def token(client: TestClient, username: str, password: str = PASSWORD) -> dict[s
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def web_login(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Log a TestClient in through the form; returns the CSRF token of the new session."""
+def web_login(
+    client: TestClient, username: str, password: str = PASSWORD, *, otp: str | None = None
+) -> str:
+    """Log a TestClient in through the form (and its second step when ``otp`` is given);
+    returns the CSRF token of the new session."""
     page = client.get("/login")
     r = client.post(
         "/login",
@@ -93,6 +96,15 @@ def web_login(client: TestClient, username: str, password: str = PASSWORD) -> st
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
+    if otp is not None:
+        assert r.headers["location"].startswith("/login/second-factor")
+        step = client.get(r.headers["location"])
+        done = client.post(
+            "/login/second-factor",
+            data={"code": otp, "next": "/", "csrf_token": csrf_from(step.text)},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
     return csrf_from(client.get("/account").text)
 
 

@@ -129,6 +129,18 @@ class TestProfile:
         assert page.status_code == 200 and "甲制造有限公司" in page.text
         assert ID_A not in page.text and 'id="trend-data"' in page.text
 
+    def test_a_reveal_on_the_page_needs_a_fresh_unused_authenticator_code(self, city):
+        _grant(city)
+        with city.factory.begin() as s:
+            secret = factories.enrol_second_factor(s, s.merge(city.users["cm_a"]))
+        code = pyotp.TOTP(secret).now()
+        factories.web_login(city.client, city.users["cm_a"].username, otp=code)
+        url = f"/entities/{city.a}/profile"
+        replayed = city.client.get(url, params={"reveal_reason": "贷前核实身份", "otp": code})
+        assert replayed.status_code == 422 and ID_A not in replayed.text
+        shown = city.client.get(url, params={"reveal_reason": "贷前核实身份"})
+        assert shown.status_code == 200 and ID_A in shown.text  # checked at log-in just now
+
 
 class TestReport:
     def test_json_and_pdf_reports_carry_a_number_that_verifies(self, city):

@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from puhui.accounts import service as accounts
+from puhui.accounts.errors import InvalidSecondFactor
 from puhui.consent.errors import ConsentRequired
+from puhui.core.errors import field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.policy import Action, Actor
 from puhui.core.web import (
@@ -57,7 +59,11 @@ def profile_page(
     locale = request_locale(request)
     if reveal_reason and otp:
         # a reveal needs a recent second-factor check: the code is checked here first
-        checked = accounts.step_up(session, actor=actor, code=otp)
+        try:
+            checked = accounts.step_up(session, actor=actor, code=otp)
+        except InvalidSecondFactor as exc:
+            # a field error on the page, not a 401 (which would send the user to log in)
+            raise field_error("otp", exc.message) from exc
         actor = replace(actor, second_factor_at=checked)
     try:
         reading = service.read_profile(
