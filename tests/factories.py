@@ -79,8 +79,11 @@ def token(client: TestClient, username: str, password: str = PASSWORD) -> dict[s
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def web_login(client: TestClient, username: str, password: str = PASSWORD) -> str:
-    """Log a TestClient in through the form; returns the CSRF token of the new session."""
+def web_login(
+    client: TestClient, username: str, password: str = PASSWORD, *, otp: str | None = None
+) -> str:
+    """Log a TestClient in through the form (and its second step when ``otp`` is given);
+    returns the CSRF token of the new session."""
     page = client.get("/login")
     r = client.post(
         "/login",
@@ -93,4 +96,27 @@ def web_login(client: TestClient, username: str, password: str = PASSWORD) -> st
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
+    if otp is not None:
+        assert r.headers["location"].startswith("/login/second-factor")
+        step = client.get(r.headers["location"])
+        done = client.post(
+            "/login/second-factor",
+            data={"code": otp, "next": "/", "csrf_token": csrf_from(step.text)},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
     return csrf_from(client.get("/account").text)
+
+
+def enrol_second_factor(session: Session, user: User) -> str:
+    """Give ``user`` a confirmed authenticator; returns its TOTP secret."""
+    from puhui.accounts import second_factor
+    from puhui.core.orm import utcnow
+
+    uri = second_factor.begin_enrolment(session, user=user)
+    secret = uri.split("secret=")[1].split("&")[0]
+    factor = second_factor.repository.second_factor(session, user.id)
+    assert factor is not None
+    factor.confirmed_at = utcnow()
+    session.flush()
+    return secret

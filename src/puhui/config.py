@@ -186,6 +186,29 @@ class Settings(BaseSettings):
     limit_export_per_institution: int = Field(
         600, ge=1, description="Downloads (CSV, XLSX, PDF) one institution makes an hour."
     )
+    second_factor_grace_days: int = Field(
+        7,
+        ge=0,
+        le=90,
+        description="Days an institution admin may log in without a second factor after the "
+        "account was created (0: enrol at the first log-in).",
+    )
+    second_factor_reveal_minutes: int = Field(
+        15,
+        ge=1,
+        le=720,
+        description="How recent a second-factor check must be to reveal personal values.",
+    )
+    retention_personal_negative_years: int = Field(
+        5,
+        ge=1,
+        le=5,
+        description="Years after a personal negative record ends before it is removed "
+        "(the law allows at most 5).",
+    )
+    retention_enterprise_negative_years: int = Field(
+        5, ge=1, le=50, description="Years after an enterprise negative record ends before removal."
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
     )

@@ -140,6 +140,7 @@ class TestColumns:
         assert {(t, c) for t, c, _ in fields.encrypted_columns(Base.metadata)} == {
             ("users", "mobile"),
             ("demands", "contact_mobile"),
+            ("second_factors", "secret"),
         }
 
     def test_rotation_reencrypts_and_old_values_stay_readable(self, session, factory):

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from sqlalchemy import select
 
 from puhui.audit.models import AuditEvent
 from puhui.consent.models import QueryRecord
 from puhui.profile import service
+from tests import factories
 from tests.city import ID_A, MOBILE_A, drain
 
 ALL = ["basic", "property", "financial", "operating", "positive", "negative", "credit_evaluation"]
@@ -83,10 +85,29 @@ class TestProfile:
             headers=city.h("cm_a"),
         )
         assert short.status_code == 422
-        shown = city.client.get(
+        # revealing needs a recent second-factor check
+        unchecked = city.client.get(
             f"/api/v1/entities/{city.a}/profile",
             params={"reveal_reason": "贷前核实法定代表人身份"},
             headers=city.h("cm_a"),
+        )
+        assert unchecked.status_code == 403
+        assert unchecked.json()["error"]["code"] == "second_factor_required"
+        with city.factory.begin() as s:
+            secret = factories.enrol_second_factor(s, s.merge(city.users["cm_a"]))
+        r = city.client.post(
+            "/api/v1/auth/token",
+            data={
+                "username": city.users["cm_a"].username,
+                "password": factories.PASSWORD,
+                "otp": pyotp.TOTP(secret).now(),
+            },
+        )
+        assert r.status_code == 200, r.text
+        shown = city.client.get(
+            f"/api/v1/entities/{city.a}/profile",
+            params={"reveal_reason": "贷前核实法定代表人身份"},
+            headers={"Authorization": f"Bearer {r.json()['access_token']}"},
         )
         assert shown.status_code == 200 and ID_A in shown.text and MOBILE_A in shown.text
         with city.factory() as s:
@@ -107,6 +128,18 @@ class TestProfile:
         page = city.client.get(f"/entities/{city.a}/profile")
         assert page.status_code == 200 and "甲制造有限公司" in page.text
         assert ID_A not in page.text and 'id="trend-data"' in page.text
+
+    def test_a_reveal_on_the_page_needs_a_fresh_unused_authenticator_code(self, city):
+        _grant(city)
+        with city.factory.begin() as s:
+            secret = factories.enrol_second_factor(s, s.merge(city.users["cm_a"]))
+        code = pyotp.TOTP(secret).now()
+        factories.web_login(city.client, city.users["cm_a"].username, otp=code)
+        url = f"/entities/{city.a}/profile"
+        replayed = city.client.get(url, params={"reveal_reason": "贷前核实身份", "otp": code})
+        assert replayed.status_code == 422 and ID_A not in replayed.text
+        shown = city.client.get(url, params={"reveal_reason": "贷前核实身份"})
+        assert shown.status_code == 200 and ID_A in shown.text  # checked at log-in just now
 
 
 class TestReport:

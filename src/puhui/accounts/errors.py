@@ -4,6 +4,7 @@ from puhui.core.errors import (
     Conflict,
     NotAuthenticated,
     NotFound,
+    PermissionDenied,
     TooManyRequests,
     ValidationFailed,
 )
@@ -52,3 +53,25 @@ class InvalidCode(ValidationFailed):
 class CodeTooSoon(TooManyRequests):
     default_code = "code_too_soon"
     default_message = "A code was sent less than a minute ago; wait before asking again."
+
+
+class InvalidSecondFactor(NotAuthenticated):
+    default_code = "second_factor_invalid"
+    default_message = "The authenticator or recovery code is wrong or was already used."
+
+
+class SecondFactorRequired(NotAuthenticated):
+    default_code = "second_factor_required"
+    default_message = "Enter the code from your authenticator app (form field otp)."
+
+
+class SecondFactorEnrolmentRequired(PermissionDenied):
+    default_code = "second_factor_enrolment_required"
+    default_message = (
+        "Institution administrators must set up an authenticator app: log in on the web to enrol."
+    )
+
+
+class SecondFactorAlreadyEnrolled(Conflict):
+    default_code = "second_factor_enrolled"
+    default_message = "An authenticator is already set up for this account."

@@ -12,6 +12,8 @@ from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
 from puhui.core.policy import InstitutionKind, Role
 from puhui.core.security.fields import EncryptedString, blind_index
 
+SECOND_FACTOR_PURPOSE = "second_factors.secret"
+
 
 class Institution(CreatedAtMixin, Base):
     __tablename__ = "institutions"
@@ -81,6 +83,10 @@ class AuthSession(CreatedAtMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # "code" (password checked, second factor not yet) or "enrol" (must enrol first): a
+    # pending session authorizes nothing but its own second step
+    pending: Mapped[str | None] = mapped_column(String(8))
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_auth_sessions_user_id", "user_id"),)
 
@@ -124,3 +130,36 @@ class OneTimeCode(CreatedAtMixin, Base):
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_one_time_codes_recipient", "recipient_digest", "purpose"),)
+
+
+class SecondFactor(CreatedAtMixin, Base):
+    """A user's TOTP authenticator (RFC 6238, 30 s, 6 digits). The shared secret is stored
+    SM4-encrypted; ``last_step`` is the time step of the last code accepted, so a code is
+    accepted once (no replay within its validity window)."""
+
+    __tablename__ = "second_factors"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(EncryptedString(SECOND_FACTOR_PURPOSE))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_step: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(CreatedAtMixin, Base):
+    """A single-use recovery code, stored as a SHA-256 digest (the code has 48 random bits
+    and is tried only after the password)."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_recovery_codes_user_id", "user_id"),)

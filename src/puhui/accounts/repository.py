@@ -14,6 +14,8 @@ from puhui.accounts.models import (
     AuthSession,
     Institution,
     OneTimeCode,
+    RecoveryCode,
+    SecondFactor,
     User,
 )
 from puhui.core.security.fields import blind_index
@@ -149,3 +151,31 @@ def latest_code(session: Session, *, recipient_digest: str, purpose: str) -> One
 def purge_codes(session: Session, *, before: datetime) -> int:
     stmt = delete(OneTimeCode).where(OneTimeCode.expires_at < before)
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def second_factor(session: Session, user_id: int) -> SecondFactor | None:
+    return session.get(SecondFactor, user_id)
+
+
+def delete_recovery_codes(session: Session, user_id: int) -> None:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
+def unused_recovery_code(session: Session, user_id: int, code_digest: str) -> RecoveryCode | None:
+    stmt = (
+        select(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user_id,
+            RecoveryCode.code_digest == code_digest,
+            RecoveryCode.used_at.is_(None),
+        )
+        .with_for_update()
+    )
+    return session.scalar(stmt)
+
+
+def count_unused_recovery_codes(session: Session, user_id: int) -> int:
+    stmt = select(func.count()).where(
+        RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
+    )
+    return int(session.scalar(stmt) or 0)

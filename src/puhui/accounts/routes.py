@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from puhui.accounts import service
-from puhui.accounts.errors import InvalidCode, LoginFailed
+from puhui.accounts.errors import (
+    InvalidCode,
+    InvalidSecondFactor,
+    LoginFailed,
+    SecondFactorEnrolmentRequired,
+    SecondFactorRequired,
+)
 from puhui.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -20,16 +26,27 @@ from puhui.accounts.schemas import (
     MeRead,
     PasswordChange,
     RegistrationCodeRequest,
+    SecondFactorCode,
+    SecondFactorEnrolment,
+    SecondFactorRecovery,
+    SecondFactorStatus,
     TokenRead,
     UserCreate,
     UserRead,
     UserUpdate,
 )
+from puhui.core.errors import PuhuiError
 from puhui.core.pagination import PageParams, PageRead, page_read
 from puhui.core.policy import Action, Actor, InstitutionKind, Role
 from puhui.core.web import TxRoute, client_ip, db, error_response, page_params, public, require
 
 router = APIRouter(prefix="/api/v1", route_class=TxRoute, tags=["accounts"])
+
+SECOND_STEP_ERRORS: dict[str, type[PuhuiError]] = {
+    "second_factor_invalid": InvalidSecondFactor,
+    "second_factor_required": SecondFactorRequired,
+    "second_factor_enrolment_required": SecondFactorEnrolmentRequired,
+}
 
 
 @router.post(
@@ -41,6 +58,13 @@ def issue_token(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
+    otp: Annotated[
+        str | None,
+        Form(
+            max_length=32,
+            description="Authenticator code or recovery code, for accounts with a second factor",
+        ),
+    ] = None,
     session: Session = Depends(db),
     _: Actor | None = public(),
 ) -> TokenRead | Response:
@@ -53,11 +77,59 @@ def issue_token(
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
         settings=settings,
+        otp=otp or None,
     )
     if not result.ok or result.token is None:
         # returned, not raised: the failure count and its audit record must commit
-        return error_response(request, LoginFailed())
+        failure = SECOND_STEP_ERRORS.get(result.failure or "", LoginFailed)
+        return error_response(request, failure())
     return TokenRead(access_token=result.token, expires_in=settings.token_hours * 3600)
+
+
+@router.get(
+    "/auth/second-factor",
+    response_model=SecondFactorStatus,
+    summary="Whether I have an authenticator and how many recovery codes are left",
+)
+def second_factor_status(
+    actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> SecondFactorStatus:
+    return SecondFactorStatus.model_validate(service.second_factor_status(session, actor=actor))
+
+
+@router.post(
+    "/auth/second-factor",
+    response_model=SecondFactorEnrolment,
+    summary="Start enrolling an authenticator app (returns the otpauth URI)",
+)
+def second_factor_begin(
+    actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> SecondFactorEnrolment:
+    return SecondFactorEnrolment(otpauth_uri=service.begin_enrolment(session, actor=actor))
+
+
+@router.post(
+    "/auth/second-factor/confirm",
+    response_model=SecondFactorRecovery,
+    summary="Confirm the authenticator with a code; returns the recovery codes once",
+)
+def second_factor_confirm(
+    data: SecondFactorCode, actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> SecondFactorRecovery:
+    codes = service.confirm_enrolment(session, code=data.code, ip=actor.ip, actor=actor)
+    return SecondFactorRecovery(recovery_codes=codes)
+
+
+@router.post(
+    "/auth/second-factor/verify",
+    status_code=204,
+    summary="Check my second factor again (needed shortly before revealing personal values)",
+)
+def second_factor_verify(
+    data: SecondFactorCode, actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> Response:
+    service.step_up(session, actor=actor, code=data.code)
+    return Response(status_code=204)
 
 
 @router.post("/auth/logout", status_code=204, summary="Revoke the bearer token used for this call")

@@ -117,6 +117,25 @@ class PasswordChange(Input):
     new_password: Password
 
 
+class SecondFactorCode(Input):
+    code: str = Field(
+        min_length=6, max_length=32, description="A 6-digit authenticator code or a recovery code"
+    )
+
+
+class SecondFactorEnrolment(BaseModel):
+    otpauth_uri: str
+
+
+class SecondFactorRecovery(BaseModel):
+    recovery_codes: list[str]
+
+
+class SecondFactorStatus(BaseModel):
+    enrolled: bool
+    recovery_codes_left: int
+
+
 class TokenRead(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret

@@ -16,12 +16,12 @@ Invariants
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from puhui.accounts import repository
+from puhui.accounts import repository, second_factor
 from puhui.accounts.errors import (
     ApiKeyNotFound,
     CodeTooSoon,
@@ -29,6 +29,7 @@ from puhui.accounts.errors import (
     DuplicateUsername,
     InstitutionNotFound,
     InvalidCode,
+    InvalidSecondFactor,
     UserNotFound,
 )
 from puhui.accounts.models import ApiKey, AuthSession, Institution, OneTimeCode, User
@@ -88,7 +89,13 @@ REGISTRATION_SMS = N_(
 # --- actors ------------------------------------------------------------------------------
 
 
-def actor_for(user: User, *, session_id: str | None = None, ip: str | None = None) -> Actor:
+def actor_for(
+    user: User,
+    *,
+    session_id: str | None = None,
+    ip: str | None = None,
+    second_factor_at: datetime | None = None,
+) -> Actor:
     kind = user.institution.kind_enum if user.institution_id and user.institution else None
     return Actor(
         user_id=user.id,
@@ -99,6 +106,7 @@ def actor_for(user: User, *, session_id: str | None = None, ip: str | None = Non
         entity_uscc=user.entity_uscc,
         session_id=session_id,
         ip=ip,
+        second_factor_at=second_factor_at,
     )
 
 
@@ -128,6 +136,10 @@ def _load_institution(session: Session, user: User) -> None:
 class LoginResult:
     user: User | None
     token: str | None
+    # the session still needs its second step: "code" or "enrol" (web log-ins only)
+    pending: str | None = None
+    # why a correct password was not enough (token log-ins): the error code to answer
+    failure: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -143,8 +155,14 @@ def login(
     ip: str | None,
     user_agent: str | None = None,
     settings: Settings | None = None,
+    otp: str | None = None,
 ) -> LoginResult:
-    """Check a password and open a web session (``kind="web"``) or a bearer token."""
+    """Check a password and open a web session (``kind="web"``) or a bearer token.
+
+    A user with a confirmed authenticator (and an institution admin past the grace
+    period) needs a second factor: a token log-in must carry it (``otp``: a TOTP or a
+    recovery code); a web log-in gets a *pending* session that authorizes only the second
+    step (entering the code, or enrolling first)."""
     settings = settings or get_settings()
     _throttle_login(session, username=username, ip=ip, settings=settings)
     now = utcnow()
@@ -190,6 +208,24 @@ def login(
         session.flush()
         return LoginResult(None, None)
 
+    pending, verified_at = None, None
+    state = second_factor.required_state(session, user, now=now, settings=settings)
+    if state == second_factor.PENDING_CODE and otp:
+        if not second_factor.verify(session, user=user, code=otp, ip=ip):
+            _count_failure(user, now, settings)
+            session.flush()
+            return LoginResult(None, None, failure="second_factor_invalid")
+        verified_at = now
+    elif state is not None and kind != "web":
+        failure = (
+            "second_factor_required"
+            if state == second_factor.PENDING_CODE
+            else "second_factor_enrolment_required"
+        )
+        return LoginResult(None, None, failure=failure)
+    elif state is not None:
+        pending = state
+
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -210,6 +246,8 @@ def login(
             expires_at=expires,
             ip=ip,
             user_agent=(user_agent or "")[:300] or None,
+            pending=pending,
+            second_factor_at=verified_at,
         )
     )
     _load_institution(session, user)
@@ -220,9 +258,121 @@ def login(
         target_type="user",
         target_id=user.id,
         ip=ip,
+        details={"pending": pending}
+        if pending
+        else {"second_factor": True}
+        if verified_at
+        else None,
     )
     session.flush()
-    return LoginResult(user, token)
+    return LoginResult(user, token, pending=pending)
+
+
+def _count_failure(user: User, now: datetime, settings: Settings) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= settings.login_max_failures:
+        user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+        user.failed_logins = 0
+
+
+def pending_login(session: Session, *, token: str, settings: Settings | None = None) -> User | None:
+    """The user of a live web session still waiting for its second step."""
+    settings = settings or get_settings()
+    record = repository.auth_session(session, digest(token))
+    if record is None or record.kind != "web" or record.pending is None:
+        return None
+    if not record.is_live(utcnow(), timedelta(minutes=settings.session_idle_minutes)):
+        return None
+    user = repository.user_by_id(session, record.user_id)
+    return user if user is not None and user.is_active else None
+
+
+def pending_state(session: Session, *, token: str) -> str | None:
+    record = repository.auth_session(session, digest(token))
+    return None if record is None else record.pending
+
+
+def complete_second_factor(
+    session: Session, *, token: str, code: str, ip: str | None, settings: Settings | None = None
+) -> None:
+    """The second step of a web log-in: a TOTP or recovery code. Wrong codes count as
+    failed log-ins (lock-out); a locked account's pending session ends."""
+    settings = settings or get_settings()
+    user = pending_login(session, token=token, settings=settings)
+    record = repository.auth_session(session, digest(token))
+    if user is None or record is None or record.pending != second_factor.PENDING_CODE:
+        raise InvalidSecondFactor()
+    now = utcnow()
+    if user.is_locked(now) or not second_factor.verify(session, user=user, code=code, ip=ip):
+        _count_failure(user, now, settings)
+        if user.is_locked(now):
+            repository.delete_auth_session(session, record.id)
+        session.flush()
+        raise InvalidSecondFactor()
+    record.pending, record.second_factor_at = None, now
+    session.flush()
+
+
+def begin_enrolment(
+    session: Session, *, token: str | None = None, actor: Actor | None = None
+) -> str:
+    """A new authenticator secret for the user of a pending web session (forced
+    enrolment) or of ``actor``; returns its otpauth URI."""
+    user = _enrolling_user(session, token=token, actor=actor)
+    existing = second_factor.pending_uri(session, user=user)
+    return existing or second_factor.begin_enrolment(session, user=user)
+
+
+def confirm_enrolment(
+    session: Session,
+    *,
+    code: str,
+    ip: str | None,
+    token: str | None = None,
+    actor: Actor | None = None,
+) -> list[str]:
+    """Confirm the new authenticator with a code: the session counts as checked (and a
+    forced-enrolment session becomes a normal one). Returns the recovery codes."""
+    user = _enrolling_user(session, token=token, actor=actor)
+    codes = second_factor.confirm_enrolment(session, user=user, code=code, ip=ip)
+    session_id = digest(token) if token is not None else actor.session_id if actor else None
+    record = repository.auth_session(session, session_id) if session_id else None
+    if record is not None:
+        record.pending, record.second_factor_at = None, utcnow()
+    session.flush()
+    return codes
+
+
+def _enrolling_user(session: Session, *, token: str | None, actor: Actor | None) -> User:
+    if token is not None:
+        user = pending_login(session, token=token)
+        if user is None or pending_state(session, token=token) != second_factor.PENDING_ENROL:
+            raise InvalidSecondFactor()
+        return user
+    if actor is None or actor.user_id is None:
+        raise PermissionDenied("API keys have no personal account.")
+    found = repository.user_by_id(session, actor.user_id)
+    if found is None:
+        raise InvalidSecondFactor()
+    return found
+
+
+def step_up(session: Session, *, actor: Actor, code: str) -> datetime:
+    """Re-check the second factor inside a live session (before revealing personal values)."""
+    return second_factor.step_up(session, actor=actor, code=code)
+
+
+def second_factor_recent(actor: Actor, settings: Settings | None = None) -> bool:
+    return second_factor.recent(actor, settings=settings)
+
+
+def second_factor_status(session: Session, *, actor: Actor) -> dict[str, int | bool]:
+    if actor.user_id is None:
+        return {"enrolled": False, "recovery_codes_left": 0}
+    return {
+        "enrolled": second_factor.confirmed(session, actor.user_id),
+        "recovery_codes_left": second_factor.remaining_recovery_codes(session, actor.user_id),
+    }
 
 
 def _throttle_login(session: Session, *, username: str, ip: str | None, settings: Settings) -> None:
@@ -263,7 +413,7 @@ def resolve_token(
     settings = settings or get_settings()
     now = utcnow()
     record = repository.auth_session(session, digest(token))
-    if record is None or record.kind != kind:
+    if record is None or record.kind != kind or record.pending is not None:
         return None
     if not record.is_live(now, timedelta(minutes=settings.session_idle_minutes)):
         repository.delete_auth_session(session, record.id)
@@ -276,7 +426,7 @@ def resolve_token(
         return None
     if now - record.last_seen_at > timedelta(seconds=30):
         repository.touch_session(session, record.id, now)
-    return actor_for(user, session_id=record.id, ip=ip)
+    return actor_for(user, session_id=record.id, ip=ip, second_factor_at=record.second_factor_at)
 
 
 def resolve_api_key(session: Session, *, key: str, ip: str | None) -> Actor | None:

@@ -10,6 +10,7 @@ of another institution answer 404.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -235,6 +236,8 @@ class Actor:
     api_key_id: int | None = None
     session_id: str | None = None
     ip: str | None = None
+    # when this session last passed a second-factor check (revealing personal values)
+    second_factor_at: datetime | None = None
 
     def can(self, action: Action) -> bool:
         return allowed(self.role, action)

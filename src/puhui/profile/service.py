@@ -154,6 +154,11 @@ def _metas(session: Session) -> dict[int, Meta]:
     return metas
 
 
+def indicator_metas(session: Session) -> dict[int, Meta]:
+    """The active catalog's metadata by indicator id (cached per catalog version)."""
+    return _metas(session)
+
+
 def _lake(settings: Settings) -> Lake:
     """One Lake per process and path, so parsed footers are reused across requests."""
     path = settings.lake_dir.resolve()
@@ -248,7 +253,7 @@ def read_profile(
         purpose=consent.Purpose.QUERY,
         categories=categories,
     )
-    revealed = _check_reveal(actor, scope, reveal_reason)
+    revealed = _check_reveal(actor, scope, reveal_reason, settings)
     metas = _metas(session)
     wanted = [m for m in metas.values() if scope.covers(m.category)]
     rows = _lake(settings).history(entity.id, [m.id for m in wanted]) if wanted else None
@@ -261,7 +266,17 @@ def read_profile(
     return Reading(entity=entity, scope=scope, profile=profile, record_id=record.id)
 
 
-def _check_reveal(actor: Actor, scope: consent.ReadScope, reason: str | None) -> bool:
+class RevealNeedsSecondFactor(PermissionDenied):
+    default_code = "second_factor_required"
+    default_message = N_(
+        "Revealing personal values needs a recent check of your authenticator app: enter "
+        "its code first."
+    )
+
+
+def _check_reveal(
+    actor: Actor, scope: consent.ReadScope, reason: str | None, settings: Settings
+) -> bool:
     if reason is None:
         return False
     reason = reason.strip()
@@ -273,6 +288,8 @@ def _check_reveal(actor: Actor, scope: consent.ReadScope, reason: str | None) ->
         raise field_error(
             "reveal_reason", N_("Say why you need the unmasked values (at least 4 characters).")
         )
+    if not accounts.second_factor_recent(actor, settings):
+        raise RevealNeedsSecondFactor()
     return True
 
 

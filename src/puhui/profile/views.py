@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from puhui.accounts import service as accounts
+from puhui.accounts.errors import InvalidSecondFactor
 from puhui.consent.errors import ConsentRequired
+from puhui.core.errors import field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.policy import Action, Actor
 from puhui.core.web import (
@@ -48,10 +52,19 @@ def profile_page(
     request: Request,
     uscc: Uscc,
     reveal_reason: Annotated[str, Query(max_length=200)] = "",
+    otp: Annotated[str, Query(max_length=32)] = "",
     actor: Actor = require(Action.PROFILE_READ),
     session: Session = Depends(db),
 ) -> HTMLResponse:
     locale = request_locale(request)
+    if reveal_reason and otp:
+        # a reveal needs a recent second-factor check: the code is checked here first
+        try:
+            checked = accounts.step_up(session, actor=actor, code=otp)
+        except InvalidSecondFactor as exc:
+            # a field error on the page, not a 401 (which would send the user to log in)
+            raise field_error("otp", exc.message) from exc
+        actor = replace(actor, second_factor_at=checked)
     try:
         reading = service.read_profile(
             session,
