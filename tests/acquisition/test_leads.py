@@ -197,7 +197,7 @@ class TestExports:
         # another institution's quota is its own, and it cannot read this run at all
         assert city.client.post(url, json={}, headers=city.h("cm_b")).status_code == 404
 
-    def test_concurrent_exports_never_pass_the_quota(self, city, tmp_path, monkeypatch, engine):
+    def test_concurrent_exports_never_pass_the_quota(self, engine):
         """Real transactions from many threads against one quota row: the conditional
         UPDATE lets exactly limit/rows of them through."""
         if engine.dialect.name == "sqlite":
