@@ -259,7 +259,7 @@ def saved_reads(session: Session, rows: list[SavedFilter]) -> list[SavedFilterRe
                 schedule=row.schedule,
                 next_run_at=row.next_run_at,
                 definition=row.definition,
-                summary=service.describe(_definition(row).request()),
+                summary=service.filter_summary(_definition(row).request()),
                 created_at=row.created_at,
                 updated_at=row.updated_at,
                 last_run=run_read(last) if last else None,

@@ -231,11 +231,6 @@ def check(session: Session, request: FilterRequest) -> None:
     filters.plan(request, key_indicators(session))
 
 
-def describe(request: FilterRequest) -> str:
-    """A filter in one readable line (``CRE_HEALTH_SCORE >= 60 and …``)."""
-    return filters.summary(request)
-
-
 def opted_out(session: Session, entity_id: int) -> bool:
     return repository.optout(session, entity_id) is not None
 
@@ -303,7 +298,8 @@ def matching_usccs(
 
 
 def filter_summary(request: FilterRequest) -> str:
-    """The compact text of a filter's conditions that audit records carry."""
+    """A filter in one readable line (``CRE_HEALTH_SCORE >= 60 and …``): what lead lists
+    show and audit records carry."""
     return filters.summary(request)
 
 
