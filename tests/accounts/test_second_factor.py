@@ -3,6 +3,7 @@ codes, forced enrolment of institution admins after the grace period."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -11,8 +12,9 @@ from sqlalchemy import func, select
 
 from puhui.accounts import second_factor
 from puhui.accounts.models import AuthSession, RecoveryCode
+from puhui.audit.models import AuditEvent
 from puhui.core.orm import utcnow
-from puhui.core.policy import Role
+from puhui.core.policy import InstitutionKind, Role
 from tests import factories
 from tests.conftest import csrf_from
 
@@ -199,3 +201,118 @@ class TestWebLogin:
         )
         assert done.status_code == 200 and done.text.count("-") >= 20  # the recovery codes
         assert client.get("/admin/users").status_code == 200
+
+
+class TestAccountPage:
+    """A user who is not forced to enrol sets up an authenticator from "My account", renews
+    the recovery codes with a current code, and an administrator resets a lost one."""
+
+    def test_voluntary_enrolment_then_new_recovery_codes(self, client, session, clock):
+        u = factories.user(session, Role.CUSTOMER_MANAGER)
+        csrf = factories.web_login(client, u.username)
+        account = client.get("/account")
+        assert account.status_code == 200 and 'href="/account/second-factor"' in account.text
+        page = client.get("/account/second-factor")
+        assert page.status_code == 200 and "<svg" in page.text
+        assert 'action="/account/second-factor"' in page.text
+        secret = second_factor.repository.second_factor(session, u.id).secret
+        wrong = "000000" if _code(secret, T0) != "000000" else "111111"
+        bad = client.post("/account/second-factor", data={"code": wrong, "csrf_token": csrf})
+        assert bad.status_code == 422
+        assert not second_factor.confirmed(session, u.id)
+        done = client.post(
+            "/account/second-factor", data={"code": _code(secret, T0), "csrf_token": csrf}
+        )
+        assert done.status_code == 200
+        first = set(re.findall(r"<code>([0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4})</code>", done.text))
+        assert len(first) == 10 and second_factor.confirmed(session, u.id)
+        # enrolled: the page goes back to the account, which offers new recovery codes
+        assert client.get("/account/second-factor", follow_redirects=False).status_code == 303
+        assert "/account/recovery-codes" in client.get("/account").text
+
+        # a recovery code cannot mint new ones; a wrong TOTP code neither
+        for code in (next(iter(first)), wrong):
+            refused = client.post(
+                "/account/recovery-codes", data={"code": code, "csrf_token": csrf}
+            )
+            assert refused.status_code == 422
+        clock.now = T0 + timedelta(seconds=30)
+        renewed = client.post(
+            "/account/recovery-codes", data={"code": _code(secret, clock.now), "csrf_token": csrf}
+        )
+        assert renewed.status_code == 200
+        second = set(
+            re.findall(r"<code>([0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4})</code>", renewed.text)
+        )
+        assert len(second) == 10 and not first & second
+        assert second_factor.remaining_recovery_codes(session, u.id) == 10
+        assert _token(client, u.username, next(iter(first))).status_code == 401  # old: gone
+        assert _token(client, u.username, next(iter(second))).status_code == 200
+
+    def test_an_admin_resets_a_users_lost_authenticator(self, client, session, clock):
+        bank = factories.institution(session, InstitutionKind.BANK)
+        admin = factories.user(session, Role.INSTITUTION_ADMIN, bank)
+        factories.enrol_second_factor(session, admin)
+        u = factories.user(session, Role.RISK_MANAGER, bank)
+        factories.enrol_second_factor(session, u)
+        other_inst = factories.user(session, Role.RISK_MANAGER)
+        factories.enrol_second_factor(session, other_inst)
+        assert _token(client, u.username).status_code == 401  # needs the code
+        admin_secret = second_factor.repository.second_factor(session, admin.id).secret
+        csrf = factories.web_login(client, admin.username, otp=_code(admin_secret, T0))
+        detail = client.get(f"/admin/users/{u.id}")
+        assert f"/admin/users/{u.id}/second-factor/reset" in detail.text
+        # another institution's user: not found, nothing removed
+        foreign = client.post(
+            f"/admin/users/{other_inst.id}/second-factor/reset", data={"csrf_token": csrf}
+        )
+        assert foreign.status_code == 404
+        assert second_factor.confirmed(session, other_inst.id)
+        r = client.post(
+            f"/admin/users/{u.id}/second-factor/reset",
+            data={"csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        assert not second_factor.confirmed(session, u.id)
+        assert second_factor.remaining_recovery_codes(session, u.id) == 0
+        assert _token(client, u.username).status_code == 200  # password alone again
+        events = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "second_factor.reset")
+        ).all()
+        assert [(e.target_id, e.username, e.details["removed"]) for e in events] == [
+            (str(u.id), admin.username, True)
+        ]
+        # nobody resets their own (that is what recovery codes are for)
+        own = client.post(f"/admin/users/{admin.id}/second-factor/reset", data={"csrf_token": csrf})
+        assert own.status_code == 403
+        assert second_factor.confirmed(session, admin.id)
+
+
+def test_in_session_checks_are_limited_and_failures_are_kept(client, session, clock):
+    """A stolen session cannot walk the code space: after ten checks in 15 minutes even the
+    right code is refused with 429, and every failed check is an audit record."""
+    u = factories.user(session, Role.CUSTOMER_MANAGER)
+    secret = factories.enrol_second_factor(session, u)
+    r = _token(client, u.username, _code(secret, T0))
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    clock.now = T0 + timedelta(minutes=5)
+    right = _code(secret, clock.now)
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(second_factor.CHECK_LIMIT.count):
+        bad = client.post(
+            "/api/v1/auth/second-factor/verify", json={"code": wrong}, headers=headers
+        )
+        assert bad.status_code == 401
+    limited = client.post(
+        "/api/v1/auth/second-factor/verify", json={"code": right}, headers=headers
+    )
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    failed = session.scalar(
+        select(func.count()).where(
+            AuditEvent.action == "second_factor.verify",
+            AuditEvent.outcome == "failed",
+            AuditEvent.username == u.username,
+        )
+    )
+    assert failed == second_factor.CHECK_LIMIT.count

@@ -128,7 +128,11 @@ def second_factor_confirm(
 def second_factor_verify(
     data: SecondFactorCode, actor: Actor = require(Action.SELF), session: Session = Depends(db)
 ) -> Response:
-    service.step_up(session, actor=actor, code=data.code)
+    try:
+        service.step_up(session, actor=actor, code=data.code)
+    except InvalidSecondFactor:
+        session.commit()  # the failure's audit record and its count stay
+        raise
     return Response(status_code=204)
 
 

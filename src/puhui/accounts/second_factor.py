@@ -10,6 +10,9 @@ Invariants
   it at every log-in. Revealing personal values needs a check no older than
   ``second_factor_reveal_minutes`` (``Actor.second_factor_at``).
 - Every enrolment, check and failure is an audit event in the caller's transaction.
+- Checks inside a live session (step-up, new recovery codes) count against
+  ``CHECK_LIMIT`` per user, so a stolen session cannot walk the code space; the callers
+  commit a failure (its audit record and its count) before answering.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from puhui.accounts.errors import InvalidSecondFactor, SecondFactorAlreadyEnroll
 from puhui.accounts.models import RecoveryCode, SecondFactor, User
 from puhui.audit import service as audit
 from puhui.config import Settings, get_settings
+from puhui.core import limits
 from puhui.core.orm import utcnow
 from puhui.core.policy import Actor, Role
 from puhui.core.security.passwords import digest
@@ -34,6 +38,11 @@ RECOVERY_CODES = 10
 ENFORCED_ROLES = frozenset({Role.INSTITUTION_ADMIN})
 PENDING_CODE = "code"
 PENDING_ENROL = "enrol"
+CHECK_LIMIT = limits.Limit("second_factor.check", 10, 15 * 60)
+
+
+def _count_check(session: Session, user: User) -> None:
+    limits.hit(session, CHECK_LIMIT, str(user.id), secret=get_settings().secret_key)
 
 
 def _totp(secret: str) -> pyotp.TOTP:
@@ -149,7 +158,10 @@ def step_up(session: Session, *, actor: Actor, code: str) -> datetime:
     if actor.user_id is None or actor.session_id is None:
         raise InvalidSecondFactor()
     user = repository.user_by_id(session, actor.user_id)
-    if user is None or not verify(session, user=user, code=code, ip=actor.ip):
+    if user is None:
+        raise InvalidSecondFactor()
+    _count_check(session, user)
+    if not verify(session, user=user, code=code, ip=actor.ip):
         raise InvalidSecondFactor()
     now = utcnow()
     record = repository.auth_session(session, actor.session_id)
@@ -199,6 +211,48 @@ def _use_recovery_code(session: Session, user_id: int, code: str) -> bool:
     if found is None:
         return False
     found.used_at = utcnow()
+    return True
+
+
+def new_recovery_codes(
+    session: Session, *, user: User, code: str, ip: str | None = None
+) -> list[str]:
+    """Replace ``user``'s recovery codes after checking a current TOTP code (not a recovery
+    code: a stolen recovery code must not mint new ones). Returns the new codes."""
+    _count_check(session, user)
+    factor = repository.second_factor(session, user.id)
+    if (
+        factor is None
+        or not factor.is_confirmed
+        or not _normal(code).isdigit()
+        or not _accept_totp(factor, code)
+    ):
+        _failed(session, user, "second_factor.recovery_codes", ip)
+        raise InvalidSecondFactor()
+    codes = _new_recovery_codes(session, user.id)
+    audit.record(
+        session,
+        actor=None,
+        username=user.username,
+        action="second_factor.recovery_codes",
+        target_type="user",
+        target_id=user.id,
+        ip=ip,
+    )
+    session.flush()
+    return codes
+
+
+def reset(session: Session, *, user: User) -> bool:
+    """Remove ``user``'s authenticator and recovery codes (a lost phone); False when there
+    was none. The caller audits and ends the user's sessions."""
+    factor = repository.second_factor(session, user.id)
+    repository.delete_recovery_codes(session, user.id)
+    if factor is None:
+        session.flush()
+        return False
+    session.delete(factor)
+    session.flush()
     return True
 
 

@@ -357,6 +357,33 @@ def _enrolling_user(session: Session, *, token: str | None, actor: Actor | None)
     return found
 
 
+def new_recovery_codes(session: Session, *, actor: Actor, code: str) -> list[str]:
+    """A fresh set of recovery codes for ``actor``, who proves the authenticator first."""
+    user = _enrolling_user(session, token=None, actor=actor)
+    return second_factor.new_recovery_codes(session, user=user, code=code, ip=actor.ip)
+
+
+def reset_second_factor(session: Session, *, actor: Actor, user_id: int) -> bool:
+    """An administrator removes a user's authenticator (a lost phone): the user's sessions
+    end, and a role that must have a second factor enrols again at the next log-in.
+    Returns whether there was one to remove. Nobody resets their own."""
+    user = _scoped_user(session, actor=actor, user_id=user_id)
+    if user.id == actor.user_id:
+        raise PermissionDenied(N_("Use your recovery codes; an administrator resets other users."))
+    removed = second_factor.reset(session, user=user)
+    ended = repository.delete_user_sessions(session, user.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="second_factor.reset",
+        target_type="user",
+        target_id=user.id,
+        details={"removed": removed, "sessions_ended": ended},
+    )
+    session.flush()
+    return removed
+
+
 def step_up(session: Session, *, actor: Actor, code: str) -> datetime:
     """Re-check the second factor inside a live session (before revealing personal values)."""
     return second_factor.step_up(session, actor=actor, code=code)
@@ -364,6 +391,11 @@ def step_up(session: Session, *, actor: Actor, code: str) -> datetime:
 
 def second_factor_recent(actor: Actor, settings: Settings | None = None) -> bool:
     return second_factor.recent(actor, settings=settings)
+
+
+def user_has_second_factor(session: Session, *, user_id: int) -> bool:
+    """Whether a user (already checked to be in the caller's scope) has an authenticator."""
+    return second_factor.confirmed(session, user_id)
 
 
 def second_factor_status(session: Session, *, actor: Actor) -> dict[str, int | bool]:

@@ -385,12 +385,89 @@ def register(
 # --- my account -----------------------------------------------------------------------------
 
 
+def _account_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    errors: dict[str, str] | None = None,
+    summary: str | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    ctx = {
+        "me": service.get_me(session, actor=actor),
+        "factor": service.second_factor_status(session, actor=actor),
+        "errors": errors or {},
+        "summary": summary,
+        "notice": notice,
+    }
+    return render(request, "accounts/account.html", ctx, status_code=status_code, actor=actor)
+
+
 @router.get("/account", response_class=HTMLResponse)
 def account_page(
     request: Request, actor: Actor = require(Action.SELF), session: Session = Depends(db)
 ) -> HTMLResponse:
-    me = service.get_me(session, actor=actor)
-    return render(request, "accounts/account.html", {"me": me, "errors": {}}, actor=actor)
+    return _account_page(request, session, actor)
+
+
+@router.get("/account/second-factor", response_class=HTMLResponse)
+def account_enrol_page(
+    request: Request, actor: Actor = require(Action.SELF), session: Session = Depends(db)
+) -> Response:
+    if service.second_factor_status(session, actor=actor)["enrolled"]:
+        return redirect("/account")
+    uri = service.begin_enrolment(session, actor=actor)
+    ctx: dict[str, Any] = {
+        "next": "/account",
+        "uri": uri,
+        "qr": _qr_svg(uri),
+        "action": "/account/second-factor",
+    }
+    return render(request, "accounts/enrol.html", ctx, actor=actor)
+
+
+@router.post("/account/second-factor", response_class=HTMLResponse)
+def account_enrol_submit(
+    request: Request,
+    code: Annotated[str, Form(max_length=32)] = "",
+    actor: Actor = require(Action.SELF),
+    session: Session = Depends(db),
+) -> Response:
+    if service.second_factor_status(session, actor=actor)["enrolled"]:
+        return redirect("/account")
+    try:
+        codes = service.confirm_enrolment(session, code=code, ip=actor.ip, actor=actor)
+    except InvalidSecondFactor as exc:
+        # kept, not rolled back: the failure's audit record must commit
+        uri = service.begin_enrolment(session, actor=actor)
+        ctx = {
+            "next": "/account",
+            "uri": uri,
+            "qr": _qr_svg(uri),
+            "action": "/account/second-factor",
+            "error": translate(request, exc.message),
+        }
+        return render(request, "accounts/enrol.html", ctx, status_code=422, actor=actor)
+    done: dict[str, Any] = {"next": "/account", "codes": codes}
+    return render(request, "accounts/recovery_codes.html", done, actor=actor)
+
+
+@router.post("/account/recovery-codes", response_class=HTMLResponse)
+def account_recovery_codes(
+    request: Request,
+    code: Annotated[str, Form(max_length=32)] = "",
+    actor: Actor = require(Action.SELF),
+    session: Session = Depends(db),
+) -> HTMLResponse:
+    try:
+        codes = service.new_recovery_codes(session, actor=actor, code=code)
+    except InvalidSecondFactor as exc:
+        errors = {"code": translate(request, exc.message)}
+        return _account_page(request, session, actor, errors=errors, status_code=422)
+    done: dict[str, Any] = {"next": "/account", "codes": codes}
+    return render(request, "accounts/recovery_codes.html", done, actor=actor)
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -402,35 +479,19 @@ def account_password(
     actor: Actor = require(Action.SELF),
     session: Session = Depends(db),
 ) -> HTMLResponse:
-    me = service.get_me(session, actor=actor)
     if new_password != new_password2:
         errors = {"new_password2": translate(request, "The two passwords differ.")}
-        return render(
-            request,
-            "accounts/account.html",
-            {"me": me, "errors": errors},
-            status_code=422,
-            actor=actor,
-        )
+        return _account_page(request, session, actor, errors=errors, status_code=422)
     try:
         service.change_password(session, actor=actor, current=current_password, new=new_password)
     except PuhuiError as exc:
         session.rollback()
-        me = service.get_me(session, actor=actor)
         errors, summary = _errors(request, exc)
-        return render(
-            request,
-            "accounts/account.html",
-            {"me": me, "errors": errors, "summary": summary},
-            status_code=exc.status,
-            actor=actor,
+        return _account_page(
+            request, session, actor, errors=errors, summary=summary, status_code=exc.status
         )
-    return render(
-        request,
-        "accounts/account.html",
-        {"me": me, "errors": {}, "notice": translate(request, "Your password was changed.")},
-        actor=actor,
-    )
+    notice = translate(request, "Your password was changed.")
+    return _account_page(request, session, actor, notice=notice)
 
 
 # --- institutions ---------------------------------------------------------------------------
@@ -654,9 +715,24 @@ def user_detail(
     return render(
         request,
         "accounts/user.html",
-        {"user": user, "roles": _creatable_roles(actor), "errors": {}},
+        {
+            "user": user,
+            "roles": _creatable_roles(actor),
+            "errors": {},
+            "has_factor": service.user_has_second_factor(session, user_id=user.id),
+        },
         actor=actor,
     )
+
+
+@router.post("/admin/users/{user_id}/second-factor/reset")
+def user_second_factor_reset(
+    user_id: int,
+    actor: Actor = require(Action.USER_MANAGE, obj="user"),
+    session: Session = Depends(db),
+) -> Response:
+    service.reset_second_factor(session, actor=actor, user_id=user_id)
+    return redirect(f"/admin/users/{user_id}")
 
 
 @router.post("/admin/users/{user_id}", response_class=HTMLResponse)
@@ -687,7 +763,13 @@ def user_update(
         return render(
             request,
             "accounts/user.html",
-            {"user": user, "roles": _creatable_roles(actor), "errors": errors, "summary": summary},
+            {
+                "user": user,
+                "roles": _creatable_roles(actor),
+                "errors": errors,
+                "summary": summary,
+                "has_factor": service.user_has_second_factor(session, user_id=user.id),
+            },
             status_code=422,
             actor=actor,
         )

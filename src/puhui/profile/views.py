@@ -62,6 +62,7 @@ def profile_page(
         try:
             checked = accounts.step_up(session, actor=actor, code=otp)
         except InvalidSecondFactor as exc:
+            session.commit()  # the failure's audit record and its count stay
             # a field error on the page, not a 401 (which would send the user to log in)
             raise field_error("otp", exc.message) from exc
         actor = replace(actor, second_factor_at=checked)
