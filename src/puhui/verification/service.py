@@ -71,6 +71,7 @@ from puhui.verification.schemas import (
 )
 
 DOCUMENT_KINDS = ("id_card", "holding")
+NO_PHOTO = N_("No such photo (or it was deleted after the decision).")
 TEMPLATE_SUBMITTED = "verification.submitted"
 TEMPLATE_DECIDED = {
     VERIFIED: "verification.verified",
@@ -443,12 +444,12 @@ def document(
     row = _get(session, verification_id)
     found = next((d for d in repository.documents(session, row.id) if d.kind == kind), None)
     if found is None or found.purged_at is not None:
-        raise VerificationNotFound("No such photo (or it was deleted after the decision).")
+        raise VerificationNotFound(NO_PHOTO)
     content = storage.load(
         _folder(settings), stored_name=found.stored_name, verification_id=row.id, kind=kind
     )
     if content is None:
-        raise VerificationNotFound("No such photo (or it was deleted after the decision).")
+        raise VerificationNotFound(NO_PHOTO)
     audit.record(
         session,
         actor=actor,

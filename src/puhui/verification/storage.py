@@ -14,6 +14,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from puhui.core.i18n import N_
 from puhui.core.security import SmCryptoError, fields, sm4_gcm_decrypt, sm4_gcm_encrypt
 
 MAGIC = b"PHID1"
@@ -27,14 +28,14 @@ class ImageProblem(ValueError):
 
 def _png_size(data: bytes) -> tuple[int, int]:
     if len(data) < 33 or data[12:16] != b"IHDR":
-        raise ImageProblem("The photo is not a complete PNG image.")
+        raise ImageProblem(N_("The photo is not a complete PNG image."))
     length = struct.unpack(">I", data[8:12])[0]
     chunk = data[12 : 16 + length]
     crc = struct.unpack(">I", data[16 + length : 20 + length])[0]
     if length != 13 or zlib.crc32(chunk) != crc:
-        raise ImageProblem("The photo is not a complete PNG image.")
+        raise ImageProblem(N_("The photo is not a complete PNG image."))
     if not data.rstrip(b"\x00").endswith(b"IEND\xaeB`\x82"):
-        raise ImageProblem("The photo is not a complete PNG image.")
+        raise ImageProblem(N_("The photo is not a complete PNG image."))
     width, height = struct.unpack(">II", data[16:24])
     return width, height
 
@@ -44,11 +45,11 @@ SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
     if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
-        raise ImageProblem("The photo is not a complete JPEG image.")
+        raise ImageProblem(N_("The photo is not a complete JPEG image."))
     i = 2
     while i + 4 <= len(data):
         if data[i] != 0xFF:
-            raise ImageProblem("The photo is not a complete JPEG image.")
+            raise ImageProblem(N_("The photo is not a complete JPEG image."))
         marker = data[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
@@ -60,24 +61,24 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
             height, width = struct.unpack(">HH", data[i + 5 : i + 9])
             return width, height
         i += 2 + length
-    raise ImageProblem("The photo is not a complete JPEG image.")
+    raise ImageProblem(N_("The photo is not a complete JPEG image."))
 
 
 def check_image(data: bytes) -> str:
     """The content type of an acceptable photo (JPEG or PNG, 5 MB at most, each side
     200-12 000 pixels), judged from its bytes; :class:`ImageProblem` otherwise."""
     if not data:
-        raise ImageProblem("Choose a photo to upload.")
+        raise ImageProblem(N_("Choose a photo to upload."))
     if len(data) > MAX_BYTES:
-        raise ImageProblem("The photo is larger than 5 MB.")
+        raise ImageProblem(N_("The photo is larger than 5 MB."))
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         kind, (width, height) = "image/png", _png_size(data)
     elif data.startswith(b"\xff\xd8\xff"):
         kind, (width, height) = "image/jpeg", _jpeg_size(data)
     else:
-        raise ImageProblem("Upload a JPG or PNG photo.")
+        raise ImageProblem(N_("Upload a JPG or PNG photo."))
     if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-        raise ImageProblem("The photo must be at least 200 × 200 pixels.")
+        raise ImageProblem(N_("The photo must be at least 200 × 200 pixels."))
     return kind
 
 
