@@ -281,6 +281,22 @@ class TestRetention:
         assert service.sweep(session, now=at + timedelta(days=days, minutes=1)).purged == 2
 
 
+def test_photos_no_row_names_are_deleted_by_the_sweep(session, town):
+    from puhui.verification import storage
+
+    folder = get_settings().data_dir / "verification"
+    orphan = storage.save(folder, verification_id=999_999, kind="id_card", data=png())
+    kept = _submitted(session, town)
+    service.sweep(session, now=utcnow() + timedelta(minutes=30))
+    assert (folder / orphan).exists()  # might be a request still running
+    service.sweep(session, now=utcnow() + timedelta(hours=2))
+    assert not (folder / orphan).exists()
+    docs = session.scalars(
+        select(IdentityDocument).where(IdentityDocument.verification_id == kept.id)
+    ).all()
+    assert all((folder / d.stored_name).exists() for d in docs)
+
+
 def test_only_operators_attest_in_person(session, town):
     with pytest.raises(PuhuiError):
         service.attest_in_person(

@@ -137,3 +137,14 @@ def nonce_seen(session: Session, nonce: str) -> bool:
 def forget_nonces(session: Session, *, before: datetime) -> int:
     result = session.execute(delete(CallbackNonce).where(CallbackNonce.received_at < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def known_names(session: Session, names: list[str]) -> set[str]:
+    """Which of these stored names a document row holds."""
+    if not names:
+        return set()
+    return set(
+        session.scalars(
+            select(IdentityDocument.stored_name).where(IdentityDocument.stored_name.in_(names))
+        )
+    )

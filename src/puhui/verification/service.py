@@ -667,6 +667,12 @@ def sweep(
         storage.delete(folder, doc.stored_name)
         doc.purged_at = at
         purged += 1
+    # photos of a request that was rolled back after they were written: no row names them
+    old = storage.older_files(folder, before=(at - timedelta(hours=1)).timestamp())
+    for start_at in range(0, len(old), 500):
+        names = old[start_at : start_at + 500]
+        for orphan in set(names) - repository.known_names(session, names):
+            storage.delete(folder, orphan)
     if purged:
         audit.record(
             session,

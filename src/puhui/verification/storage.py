@@ -122,3 +122,14 @@ def load(folder: Path, *, stored_name: str, verification_id: int, kind: str) -> 
 
 def delete(folder: Path, stored_name: str) -> None:
     (folder / stored_name).unlink(missing_ok=True)
+
+
+def older_files(folder: Path, *, before: float) -> list[str]:
+    """Names of finished files last changed before ``before`` (a POSIX time)."""
+    if not folder.exists():
+        return []
+    return [
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.stat().st_mtime < before
+    ]
