@@ -1,6 +1,6 @@
 """Identity verification's background work: the hourly sweep (expire unfinished
 attempts, delete photos past their retention, forget old callback nonces) and, with the
-HTTP provider, a poll of pending attempts every ten minutes (a lost callback must not
+HTTP provider, a poll of pending attempts every quarter of an hour (a lost callback must not
 leave anyone waiting)."""
 
 from __future__ import annotations
@@ -28,4 +28,4 @@ def poll(session: Session, payload: dict[str, Any]) -> None:
 
 
 periodic(SWEEP_JOB, every=timedelta(hours=1))
-periodic(POLL_JOB, every=timedelta(minutes=10))
+periodic(POLL_JOB, every=timedelta(minutes=15))
