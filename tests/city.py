@@ -78,6 +78,8 @@ def city(connection, tmp_path, monkeypatch) -> City:
         users["ent_a"].entity_uscc = a.uscc
         users["ent_b"].entity_uscc = b.uscc
         s.flush()
+        factories.verify(s, users["ent_a"])
+        factories.verify(s, users["ent_b"])
     files = {
         "TAX": _csv(
             tmp_path,

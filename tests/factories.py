@@ -53,13 +53,14 @@ def user(
     username: str | None = None,
     password: str = PASSWORD,
     mobile: str | None = None,
+    verified: bool = True,
 ) -> User:
     n = next(_seq)
     if role is Role.ENTERPRISE:
         inst = None
     elif inst is None:
         inst = institution(session, KIND_FOR_ROLE[role])
-    return accounts.create_user(
+    created = accounts.create_user(
         session,
         actor=None,
         data=UserCreate(
@@ -71,6 +72,34 @@ def user(
             mobile=mobile,
         ),
     )
+    if role is Role.ENTERPRISE and verified:
+        verify(session, created)
+    return created
+
+
+def verify(session: Session, user: User) -> None:
+    """Mark an enterprise user's legal representative verified for its current entity
+    (decision 0019), as if an operator had approved it: without a subject index, so the
+    gate does not compare it with the registry. Call again after rebinding the user."""
+    from puhui.core.orm import utcnow
+    from puhui.verification.models import VERIFIED, IdentityVerification
+
+    assert user.entity_uscc
+    now = utcnow()
+    session.add(
+        IdentityVerification(
+            user_id=user.id,
+            entity_uscc=user.entity_uscc,
+            provider="manual",
+            reference=f"factory-{user.id}-{next(_seq)}",
+            status=VERIFIED,
+            claimed_name="测试法人",
+            claimed_id_number="110101199003074219",
+            expires_at=now,
+            decided_at=now,
+        )
+    )
+    session.flush()
 
 
 def token(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:

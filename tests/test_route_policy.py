@@ -63,12 +63,13 @@ OBJECT_PARAMS = {
     "alert_id": "alert",
     "download_id": "download",
     "objection_id": "objection",
+    "verification_id": "verification",
 }
 # Ids of objects that live inside another (a claim inside its demand): the route names
 # the outer object; the path gets the inner object of the same world.
 INNER_PARAMS = {"claim_id": "claim", "attachment_id": "objection_attachment"}
 # Other path parameters, and bodies valid enough to reach the object check.
-PATH_VALUES = {"fmt": "svg"}
+PATH_VALUES = {"fmt": "svg", "kind": "id_card"}
 BODIES = {
     "/api/v1/psi/sessions/{session_id}/intersect": {
         "items": ["KeexlNaGa+eF8Kry/7fjSJRVNXeBLuG7BK0YBd1I6RU="]
@@ -86,6 +87,10 @@ BODIES = {
     "/api/v1/monitoring/alerts/{alert_id}/actions": {"action": "acknowledge"},
     "/api/v1/monitoring/watchlist/{watch_id}/assignees": {"assignees": []},
     "/api/v1/monitoring/rules/{rule_id}/snoozes": {"uscc": "x", "until": "2030-01-01"},
+    "/api/v1/verification/reviews/{verification_id}/decision": {
+        "approve": False,
+        "reason": "照片模糊",
+    },
     "/api/v1/objections/{objection_id}/answer": {
         "outcome": "no_error",
         "explanation": "经核实无误",
@@ -286,6 +291,13 @@ def world(session) -> World:
         "own": _objection_objects(session, ids[own_uscc], f"S{source.id}"),
         "foreign": _objection_objects(session, ids[other.uscc], f"S{other_source.id}"),
     }
+    verifications = {
+        side: _verification(session, user.id, user.entity_uscc or own_uscc)
+        for side, user in (
+            ("own", home[Role.ENTERPRISE]),
+            ("foreign", factories.user(session, Role.ENTERPRISE)),
+        )
+    }
     return World(
         home=home,
         objects={
@@ -302,6 +314,7 @@ def world(session) -> World:
             **scoring["own"],
             **monitoring["own"],
             **objections["own"],
+            "verification": verifications["own"],
         },
         foreign={
             "institution": bank_b.id,
@@ -317,8 +330,30 @@ def world(session) -> World:
             **scoring["foreign"],
             **monitoring["foreign"],
             **objections["foreign"],
+            "verification": verifications["foreign"],
         },
     )
+
+
+def _verification(session, user_id: int, uscc: str) -> int:
+    """A manual identity verification waiting in the operators' queue (no photos)."""
+    from puhui.verification.models import IdentityVerification
+
+    now = utcnow()
+    row = IdentityVerification(
+        user_id=user_id,
+        entity_uscc=uscc,
+        provider="manual",
+        reference=f"policy-{user_id}",
+        status="submitted",
+        claimed_name="张三",
+        claimed_id_number="330203198005121236",
+        submitted_at=now,
+        expires_at=now + timedelta(days=3),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 def _objection_objects(session, entity_id: int, source_code: str) -> dict[str, int]:

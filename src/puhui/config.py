@@ -209,6 +209,30 @@ class Settings(BaseSettings):
     retention_enterprise_negative_years: int = Field(
         5, ge=1, le=50, description="Years after an enterprise negative record ends before removal."
     )
+    identity_verification_required: bool = Field(
+        True,
+        description="Enterprise users must verify the legal representative's identity before "
+        "granting authorizations, applying for instant loans and filing objections "
+        "(false: development only).",
+    )
+    identity_verification_provider: Literal["manual", "http"] = Field(
+        "manual", description="Who verifies legal representatives: operators or an HTTP service."
+    )
+    identity_verification_http_url: str = Field(
+        "", description="Base URL of the HTTP identity-verification service (https)."
+    )
+    identity_verification_http_secret: str = Field(
+        "", description="Shared HMAC-SM3 secret with the HTTP identity-verification service."
+    )
+    identity_verification_callback_skew_seconds: int = Field(
+        300, ge=30, le=3600, description="Largest clock skew accepted on provider callbacks."
+    )
+    identity_verification_pending_hours: int = Field(
+        72, ge=1, le=720, description="Hours an unfinished identity verification stays open."
+    )
+    identity_document_retention_days: int = Field(
+        30, ge=0, le=365, description="Days ID photos are kept after the decision."
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
     )
@@ -302,6 +326,20 @@ class Settings(BaseSettings):
                 "PUHUI_NOTIFICATION_LEASE_SECONDS must be at least 4 times the slowest "
                 "gateway timeout (PUHUI_SMPP_TIMEOUT_SECONDS, PUHUI_SMTP_TIMEOUT_SECONDS)"
             )
+        if not self.identity_verification_required and self.env == "production":
+            raise ValueError("PUHUI_IDENTITY_VERIFICATION_REQUIRED=false is for development only")
+        if self.identity_verification_provider == "http":
+            url = self.identity_verification_http_url
+            local = url.startswith("http://127.0.0.1") and self.env != "production"
+            if (
+                not (url.startswith("https://") or local)
+                or len(self.identity_verification_http_secret) < 32
+            ):
+                raise ValueError(
+                    "PUHUI_IDENTITY_VERIFICATION_PROVIDER=http needs an https "
+                    "PUHUI_IDENTITY_VERIFICATION_HTTP_URL and a "
+                    "PUHUI_IDENTITY_VERIFICATION_HTTP_SECRET of at least 32 characters"
+                )
         if len(self.secret_key) < 32:
             raise ValueError("PUHUI_SECRET_KEY must be at least 32 characters long")
         return self

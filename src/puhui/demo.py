@@ -4,6 +4,7 @@ nothing the second time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from puhui.accounts import service as accounts
 from puhui.accounts.schemas import InstitutionCreate, UserCreate
 from puhui.config import Settings
 from puhui.core.db import session_scope
+from puhui.core.errors import PuhuiError
 from puhui.core.policy import Actor, InstitutionKind, Role
 from puhui.entities import service as entities
 
@@ -162,6 +164,7 @@ def link_city(session: Session) -> None:
     if not first or bank is None:
         return
     accounts.bind_enterprise(session, username="enterprise", uscc=first[0])
+    _verify_demo_enterprise(session, first[0])
     expires = datetime.now(UTC) + timedelta(days=365)
     for code in first:
         actor = Actor(user_id=None, username="demo", role=Role.ENTERPRISE, entity_uscc=code)
@@ -434,6 +437,23 @@ def seed_matching(session: Session) -> None:
         claim_id=claim.id,
         data=ClaimStep(to="contacted"),
     )
+
+
+def _verify_demo_enterprise(session: Session, uscc: str) -> None:
+    """The demo enterprise's legal representative, verified in person by the demo
+    operator (decision 0019), so its authorizations and loan applications work."""
+    from puhui.verification import service as verification
+
+    user, operator = _actor(session, "enterprise"), _actor(session, "operator")
+    if user is None or operator is None or user.user_id is None:
+        return
+    if verification.is_verified(session, user_id=user.user_id, uscc=uscc):
+        return
+    # an entity without a legal representative on record: the user verifies on the page
+    with contextlib.suppress(PuhuiError):
+        verification.attest_in_person(
+            session, actor=operator, user_id=user.user_id, uscc=uscc, note="演示：柜面核验"
+        )
 
 
 def _actor(session: Session, username: str) -> Actor | None:

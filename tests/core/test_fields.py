@@ -141,6 +141,8 @@ class TestColumns:
             ("users", "mobile"),
             ("demands", "contact_mobile"),
             ("second_factors", "secret"),
+            ("identity_verifications", "claimed_name"),
+            ("identity_verifications", "claimed_id_number"),
         }
 
     def test_rotation_reencrypts_and_old_values_stay_readable(self, session, factory):

@@ -101,6 +101,7 @@ def world(connection, tmp_path, monkeypatch) -> World:
         }
         users["ent"].entity_uscc = records[1].uscc
         s.flush()
+        factories.verify(s, users["ent"])
         specs = {i.code: i for i in catalog.active_indicators(s)}
     usccs = [r.uscc for r in records]
     n = max(ids.values()) + 1

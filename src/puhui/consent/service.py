@@ -46,6 +46,7 @@ from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import LENDING_KINDS, Actor, Role
 from puhui.entities import service as entities
 from puhui.notifications import service as notifications
+from puhui.verification import service as verification
 
 __all__ = [
     "CATEGORIES",
@@ -264,8 +265,10 @@ def _own_entity(session: Session, actor: Actor) -> Any:
 
 
 def grant(session: Session, *, actor: Actor, data: ConsentGrant) -> Consent:
-    """An enterprise authorizes a lending institution."""
+    """An enterprise authorizes a lending institution (once its legal representative is
+    verified, decision 0019)."""
     entity = _own_entity(session, actor)
+    verification.require_verified(session, actor=actor)
     institution = accounts.get_institution(session, actor=None, institution_id=data.institution_id)
     if not institution.is_active or institution.kind not in {k.value for k in LENDING_KINDS}:
         raise field_error(
@@ -340,6 +343,8 @@ def _decide(
     session: Session, actor: Actor, consent_id: int, data: ConsentDecision, *, approve: bool
 ) -> Consent:
     consent = _entity_consent(session, actor, consent_id)
+    if approve:
+        verification.require_verified(session, actor=actor)
     if consent.status != REQUESTED:
         raise ConsentStateConflict(
             state=consent.status, change="approved" if approve else "declined"

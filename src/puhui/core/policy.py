@@ -120,6 +120,8 @@ class Action(StrEnum):
     OBJECTION_ROUTE = "objection.route"  # operators send it to the source department
     OBJECTION_ANSWER = "objection.answer"  # the department's steward answers in writing
     OBJECTION_OVERVIEW = "objection.overview"  # every open objection with its age
+    IDENTITY_VERIFY = "identity.verify"  # an enterprise proves its legal representative
+    IDENTITY_REVIEW = "identity.review"  # operators review ID photos (manual provider)
 
 
 ALL_ROLES = frozenset(Role)
@@ -210,6 +212,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.OBJECTION_ROUTE: frozenset({Role.OPERATOR}),
     Action.OBJECTION_ANSWER: frozenset({Role.DATA_STEWARD}),
     Action.OBJECTION_OVERVIEW: frozenset({Role.REGULATOR, Role.OPERATOR}),
+    Action.IDENTITY_VERIFY: frozenset({Role.ENTERPRISE}),
+    Action.IDENTITY_REVIEW: frozenset({Role.OPERATOR}),
 }
 
 

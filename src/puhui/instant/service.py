@@ -52,6 +52,7 @@ from puhui.instant.schemas import (
 )
 from puhui.matching import service as matching
 from puhui.matching.schemas import ProductRead, fen_to_yuan, pct_to_bp, yuan_to_fen
+from puhui.verification import service as verification
 
 HEALTH_SCORE = "CRE_HEALTH_SCORE"
 ENGINE = "instant-decision"  # the name decisions are recorded under in query records
@@ -220,6 +221,7 @@ def decide(
 ) -> InstantDecision:
     if actor.role is not Role.ENTERPRISE or not actor.entity_uscc:
         raise PermissionDenied(action="instant.apply")
+    verification.require_verified(session, actor=actor)
     now = now or utcnow()
     policy = repository.active_policy(session, product_id)
     if policy is None:

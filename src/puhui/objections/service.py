@@ -52,6 +52,7 @@ from puhui.objections.schemas import (
     ObjectionRoute,
     Overview,
 )
+from puhui.verification import service as verification
 
 DEADLINE_DAYS = 20  # calendar days (Art. 25)
 REMINDER_DAY = 15
@@ -289,6 +290,7 @@ def submit(
     entity_id = _own_entity_id(session, actor)
     if actor.role is not Role.ENTERPRISE or entity_id is None:
         raise PermissionDenied(action="objection.raise")
+    verification.require_verified(session, actor=actor)
     try:
         indicator = catalog.get(session, code=data.indicator.strip().upper())
     except IndicatorNotFound as exc:
