@@ -25,7 +25,8 @@ def load_all() -> None:
     import puhui.profile.tasks
     import puhui.psi.tasks
     import puhui.scoring.models
-    import puhui.scoring.tasks  # noqa: F401
+    import puhui.scoring.tasks
+    import puhui.stats.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
@@ -60,6 +61,8 @@ def routers() -> list[APIRouter]:
     from puhui.psi import routes as psi_api
     from puhui.scoring import routes as scoring_api
     from puhui.scoring import views as scoring_views
+    from puhui.stats import routes as stats_api
+    from puhui.stats import views as stats_views
 
     return [
         accounts_api.router,
@@ -78,6 +81,7 @@ def routers() -> list[APIRouter]:
         notifications_api.router,
         objections_api.router,
         operations_api.router,
+        stats_api.router,
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
@@ -93,4 +97,5 @@ def routers() -> list[APIRouter]:
         notifications_views.router,
         objections_views.router,
         operations_views.router,
+        stats_views.router,
     ]

@@ -120,6 +120,8 @@ class Action(StrEnum):
     OBJECTION_ROUTE = "objection.route"  # operators send it to the source department
     OBJECTION_ANSWER = "objection.answer"  # the department's steward answers in writing
     OBJECTION_OVERVIEW = "objection.overview"  # every open objection with its age
+    STATS_READ = "stats.read"  # platform statistics: operator and regulator pages, API, CSV
+    STATS_MANAGE = "stats.manage"  # operators enter the LPR (for the spread), queue a refresh
 
 
 ALL_ROLES = frozenset(Role)
@@ -210,6 +212,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.OBJECTION_ROUTE: frozenset({Role.OPERATOR}),
     Action.OBJECTION_ANSWER: frozenset({Role.DATA_STEWARD}),
     Action.OBJECTION_OVERVIEW: frozenset({Role.REGULATOR, Role.OPERATOR}),
+    Action.STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
+    Action.STATS_MANAGE: frozenset({Role.OPERATOR}),
 }
 
 
