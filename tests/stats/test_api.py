@@ -7,7 +7,6 @@ import pytest
 from puhui.core.policy import Role
 from puhui.stats import service
 from tests import factories
-from tests.conftest import csrf_from
 from tests.stats.helpers import seed, sh
 
 RANGE = {"from": "2020-03", "to": "2020-05"}

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, delete, distinct, func, select
+from sqlalchemy import ColumnElement, Integer, cast, delete, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from puhui.accounts.models import Institution
@@ -118,7 +118,7 @@ def alerts(session: Session, since: datetime) -> tuple[list[Row], list[Row]]:
 def alert_sms(session: Session, since: datetime) -> list[Row]:
     month = month_of(session, Alert.sms_at)
     stmt = (
-        select(month, None, func.count())
+        select(month, literal(""), func.count())
         .where(Alert.sms_at.is_not(None), Alert.sms_at >= since)
         .group_by(month)
     )
@@ -158,7 +158,7 @@ def institutions_by_kind(session: Session) -> list[Row]:
 
 def models_created(session: Session) -> list[Row]:
     month = month_of(session, ScoringModel.created_at)
-    stmt = select(month, None, func.count()).group_by(month)
+    stmt = select(month, literal(""), func.count()).group_by(month)
     return _rows(session, stmt)
 
 
@@ -170,7 +170,7 @@ def instant_products(session: Session) -> list[Row]:
         .subquery()
     )
     month = month_of(session, first.c.at)
-    stmt = select(month, None, func.count()).group_by(month)
+    stmt = select(month, literal(""), func.count()).group_by(month)
     return _rows(session, stmt)
 
 

@@ -1,0 +1,249 @@
+"""Platform statistics at full scale: the pages and the API read the rollups, so their cost
+must not grow with the platform's history.
+
+Data (a scratch database; SQLite, or ``PUHUI_BENCH_DATABASE_URL``): eight years of monthly
+rollups as the refresh job writes them (records by 40 sources, queries by 76 institutions
+and 4 purposes, demands and outcomes by 6 channels, …), ``PUHUI_BENCH_GRANTS`` granted
+loans (default 120 000, three times the source document's 3.8 万 enterprises) in
+``stats_grants``, and ``PUHUI_BENCH_ALERTS`` alerts (default 275 000, the document's 27.5 万)
+for the one live distinct count. Timed end to end through the ASGI app with an operator's
+session: ``/stats`` (12 months and 96 months), ``GET /api/v1/stats``, one CSV. Baseline,
+same run: ``/account``, a trivial authenticated page.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from bench.jobs_outbox import _drop, scratch_database
+
+GRANTS = int(os.environ.get("PUHUI_BENCH_GRANTS", "120000"))
+ALERTS = int(os.environ.get("PUHUI_BENCH_ALERTS", "275000"))
+RUNS = 15
+
+
+def _setup() -> tuple[Any, Any]:
+    os.environ.setdefault("PUHUI_ENV", "test")
+    os.environ.setdefault("PUHUI_SECRET_KEY", "bench-secret-key-long-enough-0123456789abc")
+    os.environ.setdefault("PUHUI_ARGON2_TIME_COST", "1")
+    os.environ.setdefault("PUHUI_ARGON2_MEMORY_KIB", "1024")
+    from puhui import migrate, registry
+    from puhui.core.db import make_engine
+
+    url = scratch_database(os.environ.get("PUHUI_BENCH_DATABASE_URL"))
+    os.environ["PUHUI_DATABASE_URL"] = url
+    from puhui.config import get_settings
+
+    get_settings.cache_clear()
+    registry.load_all()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    return engine, get_settings()
+
+
+def _months() -> list[int]:
+    out = []
+    for year in range(2019, 2027):
+        out += [year * 100 + m for m in range(1, 13)]
+    return out
+
+
+def _fill(engine: Any) -> None:
+    from puhui.stats.models import GrantFact, MonthlyFigure
+
+    rng = random.Random(7)  # noqa: S311 - synthetic data
+    months = _months()
+    dims = {
+        "records": [f"S{i:02d}" for i in range(40)],
+        "queries_inst": [str(i) for i in range(1, 77)],
+        "queries_purpose": ["query", "monitoring", "download", "decision"],
+        "demands": ["registered", "simple", "product", "event", "loan_code", "wechat"],
+        "closed": [
+            f"{c}:{s}"
+            for c in ("registered", "simple", "product", "event", "loan_code", "wechat")
+            for s in ("granted", "declined", "expired", "cancelled")
+        ],
+        "decisions": ["approve", "refer", "decline"],
+        "institutions": ["bank", "insurer", "guarantor", "microlender"],
+        "alerts": [""],
+        "alert_entities": [""],
+        "sms": [""],
+        "downloads": [""],
+        "download_rows": [""],
+        "models": [""],
+        "products": [""],
+    }
+    rows = [
+        {"metric": metric, "month": m, "dim": d, "value": rng.randint(0, 3_000_000)}
+        for metric, ds in dims.items()
+        for m in months
+        for d in ds
+    ]
+    rows += [{"metric": "entities", "month": m, "dim": "", "value": 1_380_000} for m in months]
+    rows += [{"metric": "with_credit", "month": m, "dim": "", "value": 474_000} for m in months]
+    start = datetime(2019, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(MonthlyFigure), rows)
+        batch = []
+        for i in range(GRANTS):
+            at = start + timedelta(minutes=rng.randint(0, 8 * 365 * 24 * 60))
+            batch.append(
+                {
+                    "claim_id": i + 1,
+                    "demand_id": i + 1,
+                    "entity_id": rng.randint(1, 40_000),
+                    "institution_id": rng.randint(1, 69),
+                    "channel": "simple",
+                    "month": at.year * 100 + at.month,
+                    "granted_at": at,
+                    "days": rng.randint(0, 40),
+                    "amount_fen": rng.randint(10**6, 10**9),
+                    "rate_bp": rng.randint(300, 700),
+                    "first_time": rng.random() < 0.6,
+                }
+            )
+            if len(batch) == 20_000:
+                conn.execute(insert(GrantFact), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(GrantFact), batch)
+    _alerts(engine, rng)
+
+
+def _alerts(engine: Any, rng: random.Random) -> None:
+    """Alerts for the live distinct count (foreign keys off: only the columns it reads
+    matter, and 37 000 entities × rules would dwarf the benchmark's own data)."""
+    start = datetime(2019, 1, 1, tzinfo=UTC)
+    stmt = text(
+        "INSERT INTO monitoring_alerts (institution_id, entity_id, rule_id, indicator_id, period,"
+        " kind, severity, threshold, op, rule_set_version, status, note, created_at)"
+        " VALUES (1, :e, 1, 1, :p, 'threshold', 'high', 0, 'gt', 1, 'new', '', :at)"
+    )
+    rows = [
+        {"e": rng.randint(1, 37_000), "p": i, "at": (start + timedelta(minutes=i * 15))}
+        for i in range(ALERTS)
+    ]
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
+            cur.execute("BEGIN")
+            cur.executemany(
+                str(stmt).replace(":e", "?").replace(":p", "?").replace(":at", "?"),
+                [(r["e"], r["p"], r["at"].strftime("%Y-%m-%d %H:%M:%S.%f")) for r in rows],
+            )
+            cur.execute("COMMIT")
+        finally:
+            raw.close()
+        return
+    with engine.begin() as conn:
+        conn.execute(text("SET session_replication_role = replica"))
+        for i in range(0, len(rows), 20_000):
+            conn.execute(stmt, rows[i : i + 20_000])
+
+
+def _time(client: Any, url: str) -> dict[str, float]:
+    client.get(url)  # warm
+    took = []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        r = client.get(url)
+        took.append(time.perf_counter() - t0)
+        assert r.status_code == 200, (url, r.status_code, r.text[:300])
+    return {
+        "p50_ms": round(statistics.median(took) * 1000, 1),
+        "max_ms": round(max(took) * 1000, 1),
+    }
+
+
+def run() -> dict[str, Any]:
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import sessionmaker
+
+    from puhui.accounts import service as accounts
+    from puhui.accounts.schemas import InstitutionCreate, UserCreate
+    from puhui.app import create_app
+    from puhui.core.db import session_scope
+    from puhui.core.policy import InstitutionKind, Role
+
+    engine, settings = _setup()
+    try:
+        t0 = time.perf_counter()
+        _fill(engine)
+        fill_s = time.perf_counter() - t0
+        factory = sessionmaker(engine, expire_on_commit=False)
+        with session_scope(factory) as s:
+            inst = accounts.create_institution(
+                s, actor=None, data=InstitutionCreate(name="平台", kind=InstitutionKind.PLATFORM)
+            )
+            accounts.create_user(
+                s,
+                actor=None,
+                data=UserCreate(
+                    username="bench_op",
+                    password="Bench-pass-2026",  # noqa: S106 - scratch database
+                    role=Role.OPERATOR,
+                    institution_id=inst.id,
+                ),
+            )
+        app = create_app(settings, session_factory=factory, start_worker=False)
+        with TestClient(app, base_url="http://testserver") as client:
+            tok = client.post(
+                "/api/v1/auth/token", data={"username": "bench_op", "password": "Bench-pass-2026"}
+            ).json()["access_token"]
+            api = TestClient(
+                app, base_url="http://testserver", headers={"Authorization": f"Bearer {tok}"}
+            )
+            page = client.get("/login")
+            import re
+
+            csrf = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
+            client.post(
+                "/login",
+                data={
+                    "username": "bench_op",
+                    "password": "Bench-pass-2026",
+                    "next": "/",
+                    "csrf_token": csrf,
+                },
+            )
+            baseline = _time(client, "/account")
+            figures = {
+                "/stats (12 months)": _time(client, "/stats"),
+                "/stats (96 months)": _time(client, "/stats?from=2019-01&to=2026-12"),
+                "GET /api/v1/stats (96 months)": _time(
+                    api, "/api/v1/stats?from=2019-01&to=2026-12"
+                ),
+                "CSV amount (96 months)": _time(
+                    client, "/stats/csv/amount?from=2019-01&to=2026-12"
+                ),
+            }
+        result: dict[str, Any] = {
+            "database": engine.dialect.name,
+            "grants": GRANTS,
+            "alerts": ALERTS,
+            "fill_s": round(fill_s, 1),
+            "baseline /account": baseline,
+        }
+        print(
+            f"stats on {engine.dialect.name}: {GRANTS} grants, {ALERTS} alerts, "
+            f"8 years of rollups (filled in {fill_s:.1f} s)"
+        )
+        print(f"  baseline /account: p50 {baseline['p50_ms']} ms")
+        for name, f in figures.items():
+            ratio = round(f["p50_ms"] / baseline["p50_ms"], 1)
+            result[name] = {**f, "ratio_to_baseline": ratio}
+            print(f"  {name}: p50 {f['p50_ms']} ms, max {f['max_ms']} ms, ×{ratio} the baseline")
+        return result
+    finally:
+        engine.dispose()
+        for drop in _drop:
+            drop()
