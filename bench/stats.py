@@ -3,12 +3,13 @@ must not grow with the platform's history.
 
 Data (a scratch database; SQLite, or ``PUHUI_BENCH_DATABASE_URL``): eight years of monthly
 rollups as the refresh job writes them (records by 40 sources, queries by 76 institutions
-and 4 purposes, demands and outcomes by 6 channels, …), ``PUHUI_BENCH_GRANTS`` granted
-loans (default 120 000, three times the source document's 3.8 万 enterprises) in
-``stats_grants``, and ``PUHUI_BENCH_ALERTS`` alerts (default 275 000, the document's 27.5 万)
-for the one live distinct count. Timed end to end through the ASGI app with an operator's
-session: ``/stats`` (12 months and 96 months), ``GET /api/v1/stats``, one CSV. Baseline,
-same run: ``/account``, a trivial authenticated page.
+and 4 purposes, demands and outcomes by 6 channels, …), the loan and alert rollups (days
+histogram, previous-month counts that give distinct enterprises and alerted entities)
+derived from ``PUHUI_BENCH_GRANTS`` loans (default 120 000 to 38 000 enterprises, the
+source document's 3.8 万) and ``PUHUI_BENCH_ALERTS`` alerts (default 275 000 on 37 000
+entities, the document's 27.5 万 and 3.7 万). Timed end to end through the ASGI app with
+an operator's session: ``/stats`` (12 months and 96 months), ``GET /api/v1/stats``, one
+CSV. Baseline, same run: ``/account``, a trivial authenticated page.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import os
 import random
 import statistics
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from bench.jobs_outbox import _drop, scratch_database
 
@@ -56,98 +56,65 @@ def _months() -> list[int]:
 
 
 def _fill(engine: Any) -> None:
-    from puhui.stats.models import GrantFact, MonthlyFigure
+    """Eight years of rollups as the refresh job writes them, the loan and alert ones
+    derived from synthetic loans and alerts through the job's own helpers."""
+    from collections import defaultdict
+
+    from puhui.stats import service
+    from puhui.stats.models import MonthlyFigure
 
     rng = random.Random(7)  # noqa: S311 - synthetic data
     months = _months()
+    channels = ["registered", "simple", "product", "event", "loan_code", "wechat"]
     dims = {
         "records": [f"S{i:02d}" for i in range(40)],
         "queries_inst": [str(i) for i in range(1, 77)],
         "queries_purpose": ["query", "monitoring", "download", "decision"],
-        "demands": ["registered", "simple", "product", "event", "loan_code", "wechat"],
+        "demands": channels,
         "closed": [
-            f"{c}:{s}"
-            for c in ("registered", "simple", "product", "event", "loan_code", "wechat")
-            for s in ("granted", "declined", "expired", "cancelled")
+            f"{c}:{s}" for c in channels for s in ("granted", "declined", "expired", "cancelled")
         ],
         "decisions": ["approve", "refer", "decline"],
         "institutions": ["bank", "insurer", "guarantor", "microlender"],
         "alerts": [""],
-        "alert_entities": [""],
         "sms": [""],
         "downloads": [""],
         "download_rows": [""],
         "models": [""],
         "products": [""],
     }
-    rows = [
-        {"metric": metric, "month": m, "dim": d, "value": rng.randint(0, 3_000_000)}
-        for metric, ds in dims.items()
-        for m in months
-        for d in ds
-    ]
-    rows += [{"metric": "entities", "month": m, "dim": "", "value": 1_380_000} for m in months]
-    rows += [{"metric": "with_credit", "month": m, "dim": "", "value": 474_000} for m in months]
-    start = datetime(2019, 1, 1, tzinfo=UTC)
-    with engine.begin() as conn:
-        conn.execute(insert(MonthlyFigure), rows)
-        batch = []
-        for i in range(GRANTS):
-            at = start + timedelta(minutes=rng.randint(0, 8 * 365 * 24 * 60))
-            batch.append(
-                {
-                    "claim_id": i + 1,
-                    "demand_id": i + 1,
-                    "entity_id": rng.randint(1, 40_000),
-                    "institution_id": rng.randint(1, 69),
-                    "channel": "simple",
-                    "month": at.year * 100 + at.month,
-                    "granted_at": at,
-                    "days": rng.randint(0, 40),
-                    "amount_fen": rng.randint(10**6, 10**9),
-                    "rate_bp": rng.randint(300, 700),
-                    "first_time": rng.random() < 0.6,
-                }
-            )
-            if len(batch) == 20_000:
-                conn.execute(insert(GrantFact), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(GrantFact), batch)
-    _alerts(engine, rng)
-
-
-def _alerts(engine: Any, rng: random.Random) -> None:
-    """Alerts for the live distinct count (foreign keys off: only the columns it reads
-    matter, and 37 000 entities × rules would dwarf the benchmark's own data)."""
-    start = datetime(2019, 1, 1, tzinfo=UTC)
-    stmt = text(
-        "INSERT INTO monitoring_alerts (institution_id, entity_id, rule_id, indicator_id, period,"
-        " kind, severity, threshold, op, rule_set_version, status, note, created_at)"
-        " VALUES (1, :e, 1, 1, :p, 'threshold', 'high', 0, 'gt', 1, 'new', '', :at)"
+    rows: dict[tuple[str, int, str], int] = defaultdict(int)
+    for metric, ds in dims.items():
+        for m in months:
+            for d in ds:
+                rows[(metric, m, d)] = rng.randint(0, 3_000_000)
+    for m in months:
+        rows[("entities", m, "")] = 1_380_000
+        rows[("with_credit", m, "")] = 474_000
+    loans = sorted(
+        (rng.choice(months), rng.randint(1, 38_000), rng.choice(channels)) for _ in range(GRANTS)
     )
-    rows = [
-        {"e": rng.randint(1, 37_000), "p": i, "at": (start + timedelta(minutes=i * 15))}
-        for i in range(ALERTS)
-    ]
-    if engine.dialect.name == "sqlite":
-        raw = engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            cur.execute("PRAGMA foreign_keys=OFF")  # outside a transaction, or it is ignored
-            cur.execute("BEGIN")
-            cur.executemany(
-                str(stmt).replace(":e", "?").replace(":p", "?").replace(":at", "?"),
-                [(r["e"], r["p"], r["at"].strftime("%Y-%m-%d %H:%M:%S.%f")) for r in rows],
-            )
-            cur.execute("COMMIT")
-        finally:
-            raw.close()
-        return
+    seen: set[int] = set()
+    for month, entity, channel in loans:
+        rows[("loans", month, channel)] += 1
+        rows[("amount", month, channel)] += rng.randint(10**6, 10**9)
+        rows[("days", month, str(rng.randint(0, 60)))] += 1
+        rows[("rate_sum", month, "")] += rng.randint(300, 700)
+        rows[("rate_n", month, "")] += 1
+        if entity not in seen:
+            rows[("first_time", month, "")] += 1
+            seen.add(entity)
+    for month, prev, n in service._previous_months(((e, m) for m, e, _c in loans), {}):
+        rows[("fin_prev", month, prev)] += n
+    alerted = sorted({(rng.choice(months), rng.randint(1, 37_000)) for _ in range(ALERTS)})
+    for month, prev, n in service._previous_months(((e, m) for m, e in alerted), {}):
+        rows[("alert_prev", month, prev)] += n
     with engine.begin() as conn:
-        conn.execute(text("SET session_replication_role = replica"))
-        for i in range(0, len(rows), 20_000):
-            conn.execute(stmt, rows[i : i + 20_000])
+        conn.execute(
+            insert(MonthlyFigure),
+            [{"metric": k[0], "month": k[1], "dim": k[2], "value": v} for k, v in rows.items()],
+        )
+    print(f"  stats_monthly: {len(rows)} rows")
 
 
 def _time(client: Any, url: str) -> dict[str, float]:

@@ -227,3 +227,32 @@ class TestLpr:
         with pytest.raises(InvalidStatsInput) as e:
             self._create(session, world.operator, **kw)
         assert e.value.details[0]["field"] == field
+
+
+class TestCoverage:
+    def test_share_of_entities_with_bank_loans_in_the_snapshot(self, session, monkeypatch):
+        import polars as pl
+
+        from puhui.stats.repository import count_entities
+
+        class View:
+            def column(self, code: str) -> pl.Series:
+                assert code == service.COVERAGE_INDICATOR
+                return pl.Series([0.0, 5.0, None, 3.0, -1.0])
+
+        monkeypatch.setattr(service.acquisition, "snapshot_view", lambda: View())
+        seed(session)
+        service.refresh(session, since_month=202001, now=sh(2020, 6, 15))
+        entities = count_entities(session)
+        s = service.overview(session, first=202005, last=202006, locale="en")
+        assert _series(s, "entities").values == [None, entities]
+        assert _series(s, "coverage").values == [None, round(2 / entities * 100, 2)]
+        assert _figure(s, "coverage") == round(2 / entities * 100, 2)
+
+    def test_no_snapshot_no_coverage(self, session, monkeypatch):
+        monkeypatch.setattr(service.acquisition, "snapshot_view", lambda: None)
+        seed(session)
+        service.refresh(session, since_month=202001, now=sh(2020, 6, 15))
+        s = service.overview(session, first=202006, last=202006, locale="en")
+        assert _series(s, "coverage").values == [None]
+        assert _figure(s, "coverage") is None

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, delete, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Integer, cast, delete, func, literal, select
 from sqlalchemy.orm import Session
 
 from puhui.accounts.models import Institution
@@ -101,18 +101,33 @@ def closed_by_channel_outcome(session: Session, since: datetime) -> list[Row]:
     return [(int(m), f"{c}:{s}", int(n)) for m, c, s, n in session.execute(stmt)]
 
 
-def alerts(session: Session, since: datetime) -> tuple[list[Row], list[Row]]:
+def alerts(session: Session, since: datetime) -> list[Row]:
+    month = month_of(session, Alert.created_at)
+    stmt = select(month, literal(""), func.count()).where(Alert.created_at >= since).group_by(month)
+    return _rows(session, stmt)
+
+
+def alerted_months(session: Session, since: datetime) -> list[tuple[int, int]]:
+    """Distinct (entity, month) pairs of alerts from ``since``, in month order."""
     month = month_of(session, Alert.created_at)
     stmt = (
-        select(month, func.count(), func.count(distinct(Alert.entity_id)))
+        select(Alert.entity_id, month)
         .where(Alert.created_at >= since)
-        .group_by(month)
+        .group_by(Alert.entity_id, month)
+        .order_by(month)
     )
-    counts, entities = [], []
-    for m, n, e in session.execute(stmt):
-        counts.append((int(m), "", int(n)))
-        entities.append((int(m), "", int(e)))
-    return counts, entities
+    return [(int(e), int(m)) for e, m in session.execute(stmt)]
+
+
+def last_alerted_before(session: Session, since: datetime) -> dict[int, int]:
+    """Each entity's latest alert month before ``since``."""
+    month = month_of(session, Alert.created_at)
+    stmt = (
+        select(Alert.entity_id, func.max(month))
+        .where(Alert.created_at < since)
+        .group_by(Alert.entity_id)
+    )
+    return {int(e): int(m) for e, m in session.execute(stmt)}
 
 
 def alert_sms(session: Session, since: datetime) -> list[Row]:
@@ -199,17 +214,18 @@ def grants_since(session: Session, since: datetime) -> list[Any]:
     return list(session.execute(stmt))
 
 
-def financed_before(session: Session, entity_ids: Iterable[int]) -> set[int]:
-    """Of ``entity_ids``, those with a loan already in ``stats_grants``."""
+def last_financed_before(session: Session, entity_ids: Iterable[int]) -> dict[int, int]:
+    """Of ``entity_ids``, each one's latest loan month already in ``stats_grants``."""
     ids = sorted(set(entity_ids))
-    found: set[int] = set()
+    found: dict[int, int] = {}
     for i in range(0, len(ids), 900):
         chunk = ids[i : i + 900]
-        found.update(
-            session.scalars(
-                select(GrantFact.entity_id).where(GrantFact.entity_id.in_(chunk)).distinct()
-            )
+        stmt = (
+            select(GrantFact.entity_id, func.max(GrantFact.month))
+            .where(GrantFact.entity_id.in_(chunk))
+            .group_by(GrantFact.entity_id)
         )
+        found.update({int(e): int(m) for e, m in session.execute(stmt)})
     return found
 
 
@@ -252,12 +268,10 @@ def last_refresh(session: Session) -> Refresh | None:
 
 
 def figures(session: Session, *, first: int, last: int) -> list[tuple[str, int, str, int]]:
-    stmt = (
-        select(MonthlyFigure.metric, MonthlyFigure.month, MonthlyFigure.dim, MonthlyFigure.value)
-        .where(MonthlyFigure.month >= first, MonthlyFigure.month <= last)
-        .order_by(MonthlyFigure.metric, MonthlyFigure.month, MonthlyFigure.dim)
-    )
-    return [(str(a), int(b), str(c), int(d)) for a, b, c, d in session.execute(stmt)]
+    stmt = select(
+        MonthlyFigure.metric, MonthlyFigure.month, MonthlyFigure.dim, MonthlyFigure.value
+    ).where(MonthlyFigure.month >= first, MonthlyFigure.month <= last)
+    return [(a, b, c, d) for a, b, c, d in session.execute(stmt)]
 
 
 def figures_before(
@@ -281,60 +295,6 @@ def latest_as_of(session: Session, metric: str, last: int) -> tuple[int, int] | 
         .limit(1)
     ).first()
     return (int(row[0]), int(row[1])) if row else None
-
-
-def grants_by_month(session: Session, *, first: int, last: int) -> list[Any]:
-    """Per month: loans, amount, distinct enterprises, first-time, rate sum and count."""
-    stmt = (
-        select(
-            GrantFact.month,
-            func.count(),
-            func.sum(GrantFact.amount_fen),
-            func.count(distinct(GrantFact.entity_id)),
-            func.sum(cast(GrantFact.first_time, Integer)),
-            func.sum(GrantFact.rate_bp),
-            func.count(GrantFact.rate_bp),
-        )
-        .where(GrantFact.month >= first, GrantFact.month <= last)
-        .group_by(GrantFact.month)
-        .order_by(GrantFact.month)
-    )
-    return list(session.execute(stmt))
-
-
-def grant_days(session: Session, *, first: int, last: int) -> list[tuple[int, int, int]]:
-    """(month, days, loans): the histogram the medians are read from."""
-    stmt = (
-        select(GrantFact.month, GrantFact.days, func.count())
-        .where(GrantFact.month >= first, GrantFact.month <= last)
-        .group_by(GrantFact.month, GrantFact.days)
-    )
-    return [(int(m), int(d), int(n)) for m, d, n in session.execute(stmt)]
-
-
-def grant_totals(session: Session, *, first: int, last: int) -> tuple[int, int, int, int]:
-    """Over the range: loans, amount, distinct enterprises, first-time borrowers."""
-    row = session.execute(
-        select(
-            func.count(),
-            func.sum(GrantFact.amount_fen),
-            func.count(distinct(GrantFact.entity_id)),
-            func.sum(cast(GrantFact.first_time, Integer)),
-        ).where(GrantFact.month >= first, GrantFact.month <= last)
-    ).one()
-    return int(row[0]), int(row[1] or 0), int(row[2]), int(row[3] or 0)
-
-
-def alert_entities(session: Session, *, start: datetime, stop: datetime) -> int:
-    """Distinct entities alerted in [start, stop): live, not a sum of months."""
-    return int(
-        session.scalar(
-            select(func.count(distinct(Alert.entity_id))).where(
-                Alert.created_at >= start, Alert.created_at < stop
-            )
-        )
-        or 0
-    )
 
 
 def institution_names(session: Session, ids: Iterable[int]) -> dict[int, str]:

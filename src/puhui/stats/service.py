@@ -71,11 +71,18 @@ ROLLING = (
     "demands",
     "closed",
     "alerts",
-    "alert_entities",
+    "alert_prev",
     "sms",
     "downloads",
     "download_rows",
     "decisions",
+    "loans",
+    "amount",
+    "first_time",
+    "rate_sum",
+    "rate_n",
+    "days",
+    "fin_prev",
 )
 # small tables: recomputed whole on each refresh
 WHOLE = ("institutions", "models", "products")
@@ -191,7 +198,10 @@ def refresh(
         "sms": repository.alert_sms(session, since),
         "decisions": repository.instant_decisions(session, since),
     }
-    rolling["alerts"], rolling["alert_entities"] = repository.alerts(session, since)
+    rolling["alerts"] = repository.alerts(session, since)
+    rolling["alert_prev"] = _previous_months(
+        repository.alerted_months(session, since), repository.last_alerted_before(session, since)
+    )
     rolling["downloads"], rolling["download_rows"] = repository.downloads(session, since)
     for metric, found in rolling.items():
         rows += repository.put_figures(session, metric, found, since_month)
@@ -214,7 +224,8 @@ def refresh(
             session, "with_credit", [(current, "", with_credit)], current
         )
 
-    rows += _refresh_grants(session, since_month, since)
+    for metric, found in _refresh_grants(session, since_month, since).items():
+        rows += repository.put_figures(session, metric, found, since_month)
     run = Refresh(started_at=started, finished_at=utcnow(), since_month=since_month, rows=rows)
     repository.add_refresh(session, run)
     session.flush()
@@ -234,15 +245,34 @@ def _with_credit() -> int | None:
     return int((column.fill_null(0) > 0).sum())
 
 
-def _refresh_grants(session: Session, since_month: int, since: datetime) -> int:
+def _previous_months(
+    pairs: Iterable[tuple[int, int]], last: dict[int, int]
+) -> list[repository.Row]:
+    """For each (entity, month) in month order: (month, the entity's previous month or 0, 1).
+    Entities in months [a, b] are then the rows of those months whose previous month is
+    before a — each entity counted once, at its first month of the range."""
+    out: list[repository.Row] = []
+    for entity, month in pairs:
+        out.append((month, str(last.get(entity, 0)), 1))
+        last[entity] = month
+    return out
+
+
+def _refresh_grants(
+    session: Session, since_month: int, since: datetime
+) -> dict[str, list[repository.Row]]:
+    """Copy the loans granted from ``since`` into ``stats_grants`` and roll them up."""
     repository.clear_grants(session, since_month)
     session.flush()
     loans = repository.grants_since(session, since)
-    seen = repository.financed_before(session, (r.entity_id for r in loans))
+    last = repository.last_financed_before(session, (r.entity_id for r in loans))
     facts = []
+    out: dict[str, list[repository.Row]] = defaultdict(list)
     for r in loans:
         granted_day = r.ended_at.astimezone(SHANGHAI).date()
         asked_day = r.created_at.astimezone(SHANGHAI).date()
+        month, days = month_key(granted_day), (granted_day - asked_day).days
+        amount, first_time = int(r.amount_fen or 0), r.entity_id not in last
         facts.append(
             GrantFact(
                 claim_id=r.id,
@@ -250,17 +280,40 @@ def _refresh_grants(session: Session, since_month: int, since: datetime) -> int:
                 entity_id=r.entity_id,
                 institution_id=r.institution_id,
                 channel=r.channel,
-                month=month_key(granted_day),
+                month=month,
                 granted_at=r.ended_at,
-                days=(granted_day - asked_day).days,
-                amount_fen=int(r.amount_fen or 0),
+                days=days,
+                amount_fen=amount,
                 rate_bp=r.rate_bp,
-                first_time=r.entity_id not in seen,
+                first_time=first_time,
             )
         )
-        seen.add(r.entity_id)
+        out["loans"].append((month, r.channel, 1))
+        out["amount"].append((month, r.channel, amount))
+        out["days"].append((month, str(days), 1))
+        out["fin_prev"].append((month, str(last.get(r.entity_id, 0)), 1))
+        if first_time:
+            out["first_time"].append((month, "", 1))
+        if r.rate_bp is not None:
+            out["rate_sum"].append((month, "", int(r.rate_bp)))
+            out["rate_n"].append((month, "", 1))
+        last[r.entity_id] = month
     repository.put_grants(session, facts)
-    return len(facts)
+    return out
+
+
+def _first_in(
+    split: dict[str, list[float | None]], months: list[int], *, per_month: bool
+) -> list[float | None]:
+    """Distinct entities from (month, previous month) counts: per month (previous month
+    before that month), or over the whole range (previous month before its first)."""
+    if per_month:
+        return [
+            float(sum(int(v[i] or 0) for d, v in split.items() if int(d) < m))
+            for i, m in enumerate(months)
+        ]
+    start = months[0]
+    return [float(sum(int(x or 0) for d, v in split.items() if int(d) < start for x in v))]
 
 
 def last_refresh(session: Session) -> Refresh | None:
@@ -452,35 +505,41 @@ def overview(  # noqa: PLR0915 - one figure after another, kept together on purp
     entities_now = repository.latest_as_of(session, "entities", last)
     credit_now = repository.latest_as_of(session, "with_credit", last)
 
-    # loans
+    # loans: additive monthly counters, and the (month, previous month) counts that give
+    # distinct enterprises over any range: an entity is counted at its first loan of the
+    # range, the one whose previous loan came before the range (or never)
     rates = repository.lpr_all(session)
-    loans_m, amount_m, ent_m, first_m = zeros(), zeros(), zeros(), zeros()
-    avg_amount_m: list[float | None] = [None] * n
-    avg_rate_m: list[float | None] = [None] * n
+    loans_m, first_m = total("loans"), total("first_time")
+    amount_m: list[float | None] = [(v or 0) / 100 for v in total("amount")]
+    rate_sum_m, rate_n_m = total("rate_sum"), total("rate_n")
+    ent_m = _first_in(raw["fin_prev"], months, per_month=True)
+    alerted_m = _first_in(raw["alert_prev"], months, per_month=True)
+    avg_amount_m = [
+        _ratio(float(a or 0), float(e or 0)) for a, e in zip(amount_m, ent_m, strict=True)
+    ]
+    avg_rate_m = [
+        _ratio(float(r or 0), float(k or 0), 0.01, 4)
+        for r, k in zip(rate_sum_m, rate_n_m, strict=True)
+    ]
     spread_m: list[float | None] = [None] * n
-    spread_sum, spread_n, rate_sum, rate_n = 0, 0, 0, 0
-    for month, loans, amount, ents, firsts, rate_bp_sum, rated in repository.grants_by_month(
-        session, first=first, last=last
-    ):
-        i = index[int(month)]
-        loans_m[i], amount_m[i] = int(loans), int(amount or 0) / 100
-        ent_m[i], first_m[i] = int(ents), int(firsts or 0)
-        avg_amount_m[i] = _ratio(int(amount or 0) / 100, int(ents))
-        rsum, rn = int(rate_bp_sum or 0), int(rated or 0)
-        rate_sum, rate_n = rate_sum + rsum, rate_n + rn
-        avg_rate_m[i] = _ratio(rsum, rn, 0.01, 4)
-        lpr = lpr_in_force(rates, Tenor.ONE_YEAR.value, month_end_day(int(month)))
+    spread_sum, spread_n = 0.0, 0
+    for i, m in enumerate(months):
+        rsum, rn = int(rate_sum_m[i] or 0), int(rate_n_m[i] or 0)
+        lpr = lpr_in_force(rates, Tenor.ONE_YEAR.value, month_end_day(m))
         if lpr is not None and rn:
             spread_m[i] = round(rsum / rn - lpr, 2)
             spread_sum += rsum - lpr * rn
             spread_n += rn
-    hist_m: dict[int, dict[int, int]] = defaultdict(dict)
+    hist_m: list[dict[int, int]] = [{} for _ in months]
     hist_all: dict[int, int] = defaultdict(int)
-    for month, days, count in repository.grant_days(session, first=first, last=last):
-        hist_m[month][days] = count
-        hist_all[days] += count
-    median_m: list[float | None] = [_median(hist_m.get(m, {})) for m in months]
-    loans_t, amount_t, ent_t, first_t = repository.grant_totals(session, first=first, last=last)
+    for dim, values in raw["days"].items():
+        for i, v in enumerate(values):
+            if v:
+                hist_m[i][int(dim)] = int(v)
+                hist_all[int(dim)] += int(v)
+    median_m: list[float | None] = [_median(h) for h in hist_m]
+    amount_t = sum(int(v or 0) for v in total("amount")) / 100
+    ent_t = _first_in(raw["fin_prev"], months, per_month=False)[0] or 0
 
     inst_total, inst_split = cumulative("institutions")
     models_total, _ = cumulative("models")
@@ -525,7 +584,7 @@ def overview(  # noqa: PLR0915 - one figure after another, kept together on purp
         "products": (products_total, {}),
         "decisions": (total("decisions"), tr_dims(raw["decisions"])),
         "alerts": (total("alerts"), {}),
-        "alert_entities": (total("alert_entities"), {}),
+        "alert_entities": (alerted_m, {}),
         "sms": (total("sms"), {}),
         "downloads": (total("downloads"), {}),
         "download_rows": (total("download_rows"), {}),
@@ -546,7 +605,6 @@ def overview(  # noqa: PLR0915 - one figure after another, kept together on purp
     def s(values: Iterable[float | None]) -> float:
         return float(sum(v or 0 for v in values))
 
-    stop = month_start(next_month(last))
     range_values: dict[str, float | None] = {
         "records": s(data["records"][0]),
         "entities": float(entities_now[1]) if entities_now else None,
@@ -560,21 +618,19 @@ def overview(  # noqa: PLR0915 - one figure after another, kept together on purp
         "queries_by_institution": s(data["queries_by_institution"][0]),
         "demands": s(data["demands"][0]),
         "outcomes": s(data["outcomes"][0]),
-        "loans": float(loans_t),
-        "amount": amount_t / 100,
+        "loans": s(loans_m),
+        "amount": amount_t,
         "enterprises": float(ent_t),
-        "first_time": float(first_t),
-        "avg_amount": _ratio(amount_t / 100, ent_t),
-        "avg_rate": _ratio(rate_sum, rate_n, 0.01, 4),
+        "first_time": s(first_m),
+        "avg_amount": _ratio(amount_t, float(ent_t)),
+        "avg_rate": _ratio(s(rate_sum_m), s(rate_n_m), 0.01, 4),
         "lpr_spread": round(spread_sum / spread_n, 2) if spread_n else None,
         "median_days": _median(hist_all),
         "models": float(models_total[-1] or 0),
         "products": float(products_total[-1] or 0),
         "decisions": s(data["decisions"][0]),
         "alerts": s(data["alerts"][0]),
-        "alert_entities": float(
-            repository.alert_entities(session, start=month_start(first), stop=stop)
-        ),
+        "alert_entities": float(_first_in(raw["alert_prev"], months, per_month=False)[0] or 0),
         "sms": s(data["sms"][0]),
         "downloads": s(data["downloads"][0]),
         "download_rows": s(data["download_rows"][0]),

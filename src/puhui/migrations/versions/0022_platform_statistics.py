@@ -54,7 +54,9 @@ def upgrade() -> None:
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("metric", "month", "dim", name=op.f("pk_stats_monthly")),
     )
-    op.create_index("ix_stats_monthly_month", "stats_monthly", ["month"])
+    op.create_index(
+        "ix_stats_monthly_month", "stats_monthly", ["month", "metric", "dim", "value"]
+    )
     op.create_table(
         "stats_grants",
         sa.Column("claim_id", BIGINT, autoincrement=False, nullable=False),
