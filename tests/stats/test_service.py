@@ -149,6 +149,7 @@ class TestFigures:
 class TestMonths:
     def test_defaults_to_twelve_months(self):
         assert service.month_range(None, None, now=sh(2020, 6, 15)) == (201907, 202006)
+        assert service.month_range(None, "2018-03", now=sh(2020, 6, 15)) == (201801, 201803)
 
     @pytest.mark.parametrize(
         ("first", "last", "field"),
@@ -158,7 +159,9 @@ class TestMonths:
             (None, "x", "to"),
             ("2020-06", "2020-05", "from"),
             ("2001-01", "2020-01", "from"),
-            ("2017-01", "2017-02", "from"),
+            ("2017-01", "2017-02", "to"),
+            (None, "2017-12", "to"),
+            ("2017-12", "2018-02", "from"),
         ],
     )
     def test_bad_ranges_name_the_field(self, first, last, field):

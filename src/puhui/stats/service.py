@@ -154,7 +154,11 @@ def month_range(
     """The months asked for; by default the twelve ending with the current month."""
     current = local_month(now or utcnow())
     stop = parse_month(last, "to") if last else current
-    start = parse_month(first, "from") if first else _shift(stop, -11)
+    if stop < FIRST_MONTH:
+        raise InvalidStatsInput.at(
+            "to", N_("The platform has no data before {month}."), month=month_label(FIRST_MONTH)
+        )
+    start = parse_month(first, "from") if first else max(_shift(stop, -11), FIRST_MONTH)
     if start > stop:
         raise InvalidStatsInput.at("from", N_("The first month must not be after the last."))
     if len(months_between(start, stop)) > MAX_MONTHS:
