@@ -26,6 +26,7 @@ from bench import (
     profile_query,
     psi,
     scoring,
+    stats,
 )
 
 BENCHMARKS = {
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "audit": audit_chain.run,
     "scoring": scoring.run,
     "monitoring": monitoring.run,
+    "stats": stats.run,
 }
 
 

@@ -69,7 +69,7 @@ OBJECT_PARAMS = {
 # the outer object; the path gets the inner object of the same world.
 INNER_PARAMS = {"claim_id": "claim", "attachment_id": "objection_attachment"}
 # Other path parameters, and bodies valid enough to reach the object check.
-PATH_VALUES = {"fmt": "svg", "kind": "id_card"}
+PATH_VALUES = {"fmt": "svg", "kind": "id_card", "key": "records"}
 BODIES = {
     "/api/v1/psi/sessions/{session_id}/intersect": {
         "items": ["KeexlNaGa+eF8Kry/7fjSJRVNXeBLuG7BK0YBd1I6RU="]

@@ -185,6 +185,32 @@ def link_city(session: Session) -> None:
     seed_scoring(session)
     seed_instant(session)
     seed_monitoring(session, first)
+    seed_statistics(session)
+
+
+def seed_statistics(session: Session) -> None:
+    """The LPR quotes in force (entered by the demo operator, audited like any other) and a
+    first computation of the platform statistics from what the demo holds."""
+    from datetime import date
+    from decimal import Decimal
+
+    from puhui.stats import service as stats
+    from puhui.stats.schemas import LprCreate, Tenor
+
+    operator = _actor(session, "operator")
+    if operator is None:
+        return
+    if not stats.list_lpr(session):
+        for tenor, day, pct in (
+            (Tenor.ONE_YEAR, date(2024, 10, 21), "3.10"),
+            (Tenor.FIVE_YEAR, date(2024, 10, 21), "3.60"),
+        ):
+            stats.create_lpr(
+                session,
+                data=LprCreate(tenor=tenor, effective_on=day, rate_pct=Decimal(pct)),
+                actor=operator,
+            )
+    stats.refresh(session, since_month=stats.FIRST_MONTH)
 
 
 def seed_instant(session: Session) -> None:

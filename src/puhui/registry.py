@@ -8,25 +8,6 @@ from fastapi import APIRouter
 
 def load_all() -> None:
     """Import every module that registers models, job handlers or schedules."""
-    import puhui.accounts.tasks
-    import puhui.acquisition.models
-    import puhui.acquisition.tasks
-    import puhui.audit.tasks
-    import puhui.core.idempotency
-    import puhui.core.jobs
-    import puhui.core.limits
-    import puhui.ingest.tasks
-    import puhui.instant.models
-    import puhui.matching.tasks
-    import puhui.models
-    import puhui.monitoring.tasks
-    import puhui.notifications.tasks
-    import puhui.objections.tasks
-    import puhui.profile.tasks
-    import puhui.psi.tasks
-    import puhui.scoring.models
-    import puhui.scoring.tasks
-    import puhui.verification.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
@@ -61,6 +42,8 @@ def routers() -> list[APIRouter]:
     from puhui.psi import routes as psi_api
     from puhui.scoring import routes as scoring_api
     from puhui.scoring import views as scoring_views
+    from puhui.stats import routes as stats_api
+    from puhui.stats import views as stats_views
     from puhui.verification import routes as verification_api
     from puhui.verification import views as verification_views
 
@@ -82,6 +65,7 @@ def routers() -> list[APIRouter]:
         objections_api.router,
         operations_api.router,
         verification_api.router,
+        stats_api.router,
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
@@ -98,4 +82,5 @@ def routers() -> list[APIRouter]:
         objections_views.router,
         operations_views.router,
         verification_views.router,
+        stats_views.router,
     ]

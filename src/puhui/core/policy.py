@@ -122,6 +122,8 @@ class Action(StrEnum):
     OBJECTION_OVERVIEW = "objection.overview"  # every open objection with its age
     IDENTITY_VERIFY = "identity.verify"  # an enterprise proves its legal representative
     IDENTITY_REVIEW = "identity.review"  # operators review ID photos (manual provider)
+    STATS_READ = "stats.read"  # platform statistics: operator and regulator pages, API, CSV
+    STATS_MANAGE = "stats.manage"  # operators enter the LPR (for the spread), queue a refresh
 
 
 ALL_ROLES = frozenset(Role)
@@ -214,6 +216,8 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.OBJECTION_OVERVIEW: frozenset({Role.REGULATOR, Role.OPERATOR}),
     Action.IDENTITY_VERIFY: frozenset({Role.ENTERPRISE}),
     Action.IDENTITY_REVIEW: frozenset({Role.OPERATOR}),
+    Action.STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
+    Action.STATS_MANAGE: frozenset({Role.OPERATOR}),
 }
 
 
