@@ -141,6 +141,13 @@ class TestColumns:
             ("users", "mobile"),
             ("demands", "contact_mobile"),
             ("second_factors", "secret"),
+            ("entities", "legal_rep_name"),
+            ("entities", "legal_rep_id"),
+            ("messages", "recipient"),
+            ("delivery_receipts", "destination"),
+            ("demands", "contact_name"),
+            ("objections", "value"),
+            ("objections", "corrected_value"),
         }
 
     def test_rotation_reencrypts_and_old_values_stay_readable(self, session, factory):
