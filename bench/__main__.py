@@ -25,6 +25,7 @@ from bench import (
     monitoring,
     profile_query,
     psi,
+    registry_load,
     scoring,
 )
 
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "audit": audit_chain.run,
     "scoring": scoring.run,
     "monitoring": monitoring.run,
+    "registry_load": registry_load.run,
 }
 
 
