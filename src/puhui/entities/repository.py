@@ -82,7 +82,7 @@ def max_id(session: Session) -> int:
 
 def _stored_table() -> Table:
     """``entities`` as stored: the encrypted columns as the plain strings they hold."""
-    table = Entity.__table__.to_metadata(MetaData())  # type: ignore[attr-defined]
+    table: Table = Entity.__table__.to_metadata(MetaData())  # type: ignore[attr-defined]
     for col in table.columns:
         if isinstance(col.type, fields.EncryptedString):
             col.type = String()
