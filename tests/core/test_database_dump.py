@@ -38,7 +38,8 @@ def _id_number(first17: str) -> str:
 
 REP_NAME, REP_ID = "欧阳明珠", _id_number("33020319850615123")
 REP_NAME_2, REP_ID_2 = "司马长风", _id_number("33021219790302456")
-CONTACT_NAME = "诸葛云裳"
+CONTACT_NAME, CONTACT_NAME_2 = "诸葛云裳", "慕容秋水"
+MOBILE_CONTACT = "13633334444"
 MOBILE_SIMPLE = "13955554444"
 MOBILE_CORRECTED = "13566667777"
 MOBILE_IN_AUDIT = "18677778888"
@@ -102,6 +103,20 @@ def _seed(city, tmp_path: Path) -> list[str]:  # noqa: F811
         headers=h("ent_a"),
     )
     assert r.status_code == 201, r.text
+    # a demand over the API, sent with an Idempotency-Key: its answer is kept for replays
+    r = c.post(
+        "/api/v1/demands",
+        json={
+            "amount": "200000",
+            "term_months": 12,
+            "purpose": "采购原材料",
+            "guarantee_type": "credit",
+            "contact_name": CONTACT_NAME_2,
+            "contact_mobile": MOBILE_CONTACT,
+        },
+        headers={**h("ent_a"), "Idempotency-Key": "dump-demand-1"},
+    )
+    assert r.status_code == 201 and r.json()["contact_mobile"] == MOBILE_CONTACT, r.text
     # a profile read by the bank (query record, audit event)
     r = c.get(f"/api/v1/entities/{city.a}/profile", headers=h("cm_a"))
     assert r.status_code == 200, r.text
@@ -209,6 +224,8 @@ def test_a_dump_of_the_database_holds_no_plaintext_id_mobile_or_legal_rep_name(
         REP_NAME,
         REP_NAME_2,
         CONTACT_NAME,
+        CONTACT_NAME_2,
+        MOBILE_CONTACT,
         MOBILE_A,
         MOBILE_SIMPLE,
         MOBILE_CORRECTED,

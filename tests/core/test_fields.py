@@ -148,6 +148,7 @@ class TestColumns:
             ("demands", "contact_name"),
             ("objections", "value"),
             ("objections", "corrected_value"),
+            ("idempotency_keys", "body"),
         }
 
     def test_rotation_reencrypts_and_old_values_stay_readable(self, session, factory):

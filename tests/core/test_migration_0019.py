@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from puhui import migrate
 from puhui.core.db import make_engine
+from puhui.core.idempotency import IdempotencyRecord
 from puhui.core.security import fields
 from puhui.entities.models import Entity
 from puhui.notifications import repository as outbox
@@ -22,6 +23,7 @@ from puhui.notifications.models import DeliveryReceipt, Message
 from tests.conftest import create_database
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+BODY = '{"contact_mobile": "13812345678"}'.encode()
 REPS = [("张三", "330203199001011234"), ("李四", "33020319850615123X"), (None, None)]
 
 
@@ -37,9 +39,9 @@ def old_engine(tmp_path, settings) -> Iterator[Engine]:
 
 def _fill(engine: Engine) -> None:
     meta = MetaData()
-    meta.reflect(engine, only=["entities", "messages", "delivery_receipts"])
-    entities, messages, receipts = (
-        meta.tables[n] for n in ("entities", "messages", "delivery_receipts")
+    meta.reflect(engine, only=["entities", "messages", "delivery_receipts", "idempotency_keys"])
+    entities, messages, receipts, replays = (
+        meta.tables[n] for n in ("entities", "messages", "delivery_receipts", "idempotency_keys")
     )
     with engine.begin() as conn:
         for n, (name, id_number) in enumerate(REPS, start=1):
@@ -88,6 +90,19 @@ def _fill(engine: Engine) -> None:
                 created_at=NOW,
             )
         )
+        conn.execute(
+            insert(replays).values(
+                id=1,
+                scope="user:1",
+                key="k1",
+                request_digest="0" * 64,
+                status_code=201,
+                body=BODY,
+                content_type="application/json",
+                expires_at=NOW,
+                created_at=NOW,
+            )
+        )
 
 
 def _raw(engine: Engine, sql: str) -> list[tuple]:
@@ -115,12 +130,15 @@ class TestMigration0019:
         assert [b is None for _, b in recipients] == [False, False, True]
         (destination,) = _raw(old_engine, "SELECT destination FROM delivery_receipts")[0]
         assert destination.startswith("sm4:")
+        (body,) = _raw(old_engine, "SELECT body FROM idempotency_keys")[0]
+        assert body.startswith("sm4:")
         factory = sessionmaker(old_engine, expire_on_commit=False)
         with factory() as s:
             first = s.get(Entity, 1)
             assert (first.legal_rep_name, first.legal_rep_id) == REPS[0]
             assert s.get(Message, 2).recipient == "zhang@example.cn"
             assert s.get(DeliveryReceipt, 1).destination == "8613812345678"
+            assert s.get(IdempotencyRecord, 1).body == BODY
             # the SMS rate limit finds the migrated message by its number
             found = outbox.recent_submissions(
                 s, recipient="13812345678", since=datetime(2026, 10, 1, tzinfo=UTC), exclude_id=0
@@ -142,6 +160,9 @@ class TestMigration0019:
             ("zhang@example.cn",),
             ("",),
         ]
+        (body,) = _raw(old_engine, "SELECT body FROM idempotency_keys")[0]
+        assert bytes(body) == BODY
         migrate.upgrade(old_engine)
         with sessionmaker(old_engine)() as s:
+            assert s.get(IdempotencyRecord, 1).body == BODY
             assert s.get(Entity, 2).legal_rep_id == REPS[1][1]

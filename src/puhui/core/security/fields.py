@@ -369,6 +369,19 @@ class EncryptedString(TypeDecorator[str]):
         return None if value is None else decrypt(self.purpose, value)
 
 
+class EncryptedBytes(EncryptedString):
+    """Bytes stored SM4-GCM encrypted (their base64 is the encrypted text): rotated with the
+    string columns."""
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return encrypt(self.purpose, base64.b64encode(bytes(value)).decode("ascii"))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else base64.b64decode(decrypt(self.purpose, value))
+
+
 # --- rotation ------------------------------------------------------------------------------
 
 

@@ -14,13 +14,16 @@ Encrypted in place with SM4-GCM under the keyring's active data key (see
 - ``delivery_receipts.destination`` (the number a receipt names);
 - ``demands.contact_name`` (the person to call back);
 - ``objections.value`` and ``objections.corrected_value`` (a disputed value may be an ID
-  or a mobile number).
+  or a mobile number);
+- ``idempotency_keys.body`` (a stored first answer may carry a demand's contact mobile):
+  bytes before, the encrypted text of their base64 after.
 
 Going down decrypts them again.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -92,6 +95,55 @@ def _recode(bind: sa.Connection, *, encrypt: bool) -> None:
                 bind.execute(statement, params)
 
 
+_IDEMPOTENCY = "idempotency_keys.body"
+
+
+def _reseal_idempotency_bodies(bind: sa.Connection, *, encrypt: bool) -> None:
+    """Move ``idempotency_keys.body`` to a column of the other type (text when encrypting,
+    bytes when decrypting), a chunk of rows at a time, and put it in the old one's place."""
+    keyring = fields.current()
+    new_type: sa.types.TypeEngine[object] = sa.String() if encrypt else sa.LargeBinary()
+    op.add_column("idempotency_keys", sa.Column("sealed", new_type, nullable=True))
+    table = sa.table(
+        "idempotency_keys",
+        sa.column("id", sa.Integer()),
+        sa.column("body", sa.LargeBinary() if encrypt else sa.String()),
+        sa.column("sealed", new_type),
+    )
+    statement = (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values(sealed=sa.bindparam("new"))
+    )
+    after = 0
+    while True:
+        rows = bind.execute(
+            sa.select(table.c.id, table.c.body)
+            .where(table.c.id > after)
+            .order_by(table.c.id)
+            .limit(_CHUNK)
+        ).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        params: list[dict[str, object]] = []
+        for row_id, body in rows:
+            if encrypt:
+                text = base64.b64encode(bytes(body)).decode("ascii")
+                params.append({"row_id": row_id, "new": keyring.encrypt(_IDEMPOTENCY, text)})
+            else:
+                params.append(
+                    {
+                        "row_id": row_id,
+                        "new": base64.b64decode(fields.decrypt(_IDEMPOTENCY, body)),
+                    }
+                )
+        bind.execute(statement, params)
+    with op.batch_alter_table("idempotency_keys") as batch:
+        batch.drop_column("body")
+        batch.alter_column("sealed", new_column_name="body", existing_type=new_type, nullable=False)
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
@@ -112,10 +164,12 @@ def upgrade() -> None:
         for table_name, column, _, _, length in ENCRYPTED:
             op.alter_column(table_name, column, existing_type=sa.String(length), type_=sa.String())
     _recode(bind, encrypt=True)
+    _reseal_idempotency_bodies(bind, encrypt=True)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
+    _reseal_idempotency_bodies(bind, encrypt=False)
     _recode(bind, encrypt=False)
     if bind.dialect.name != "sqlite":
         for table_name, column, _, _, length in ENCRYPTED:
