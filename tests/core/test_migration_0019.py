@@ -23,7 +23,7 @@ from puhui.notifications.models import DeliveryReceipt, Message
 from tests.conftest import create_database
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-BODY = '{"contact_mobile": "13812345678"}'.encode()
+BODY = b'{"contact_mobile": "13812345678"}'
 REPS = [("张三", "330203199001011234"), ("李四", "33020319850615123X"), (None, None)]
 
 
