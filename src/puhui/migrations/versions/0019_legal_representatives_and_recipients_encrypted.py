@@ -102,7 +102,7 @@ def _reseal_idempotency_bodies(bind: sa.Connection, *, encrypt: bool) -> None:
     """Move ``idempotency_keys.body`` to a column of the other type (text when encrypting,
     bytes when decrypting), a chunk of rows at a time, and put it in the old one's place."""
     keyring = fields.current()
-    new_type: sa.types.TypeEngine[object] = sa.String() if encrypt else sa.LargeBinary()
+    new_type: sa.String | sa.LargeBinary = sa.String() if encrypt else sa.LargeBinary()
     op.add_column("idempotency_keys", sa.Column("sealed", new_type, nullable=True))
     table = sa.table(
         "idempotency_keys",
