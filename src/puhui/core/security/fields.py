@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, String, select, update
+from sqlalchemy import MetaData, String, bindparam, select, update
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Dialect
@@ -421,11 +421,19 @@ def reencrypt(
                 stmt = stmt.where(key_col > after)
             with factory() as session, session.begin():
                 rows = session.execute(stmt).all()
-                for key_value, stored in rows:
+                if rows:  # one statement for the chunk, each row only if unchanged since read
                     session.execute(
                         update(raw)
-                        .where(key_col == key_value, value_col == stored)
-                        .values({column_name: keyring.encrypt(purpose, decrypt(purpose, stored))})
+                        .where(key_col == bindparam("_key"), value_col == bindparam("_old"))
+                        .values({column_name: bindparam("_new")}),
+                        [
+                            {
+                                "_key": key_value,
+                                "_old": stored,
+                                "_new": keyring.encrypt(purpose, decrypt(purpose, stored)),
+                            }
+                            for key_value, stored in rows
+                        ],
                     )
             if not rows:
                 break
