@@ -68,6 +68,12 @@ class TestLegalRepresentatives:
         )
         return frame, reps
 
+    def test_worker_processes_only_for_big_loads_on_four_cpus_or_more(self):
+        assert service.protect_workers(1_000_000, cpus=2) == 1
+        assert service.protect_workers(10_000, cpus=8) == 1
+        assert service.protect_workers(1_000_000, cpus=4) == 3
+        assert service.protect_workers(1_000_000, cpus=16) == 4
+
     @pytest.mark.parametrize("workers", [1, 2])
     def test_bulk_load_encrypts_and_indexes(self, session, workers):
         from sqlalchemy import select, text

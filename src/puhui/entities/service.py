@@ -144,11 +144,14 @@ _keys: tuple[str, pl.DataFrame] | None = None
 PARALLEL_PROTECT_ROWS = 50_000
 
 
-def protect_workers(rows: int) -> int:
-    """Worker processes for encrypting ``rows`` registry rows (1: in this process)."""
-    if rows < PARALLEL_PROTECT_ROWS:
+def protect_workers(rows: int, cpus: int | None = None) -> int:
+    """Worker processes for encrypting ``rows`` registry rows (1: in this process). Only
+    with 4 CPUs or more: on 2, measured (bench/registry_load.py), the workers' hand-over
+    costs more than they save, the writer and the database needing the other CPU."""
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    if rows < PARALLEL_PROTECT_ROWS or cpus < 4:
         return 1
-    return max(1, min(4, (os.cpu_count() or 1)))
+    return min(4, cpus - 1)
 
 
 def upsert_frame(
