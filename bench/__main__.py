@@ -25,6 +25,7 @@ from bench import (
     monitoring,
     profile_query,
     psi,
+    registry_load,
     scoring,
     stats,
 )
@@ -44,6 +45,7 @@ BENCHMARKS = {
     "scoring": scoring.run,
     "monitoring": monitoring.run,
     "stats": stats.run,
+    "registry_load": registry_load.run,
 }
 
 

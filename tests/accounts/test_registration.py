@@ -16,7 +16,7 @@ MOBILE = "13912345678"
 
 def _code(session, mobile=MOBILE) -> str:
     msg = session.scalars(
-        select(Message).where(Message.recipient == mobile).order_by(Message.id.desc())
+        select(Message).where(Message.sent_to(mobile)).order_by(Message.id.desc())
     ).first()
     return re.search(r"\d{6}", msg.body).group(0)
 
@@ -38,7 +38,7 @@ class TestRegistration:
     def test_code_goes_through_the_outbox_and_registration_binds_the_entity(self, client, session):
         r = client.post("/api/v1/auth/register/code", json={"mobile": MOBILE})
         assert r.status_code == 202
-        msg = session.scalars(select(Message).where(Message.recipient == MOBILE)).one()
+        msg = session.scalars(select(Message).where(Message.sent_to(MOBILE))).one()
         assert msg.status == "pending" and "验证码" in msg.body
         job = session.scalars(select(Job).where(Job.kind == "notifications.deliver")).all()[-1]
         assert job.payload == {"message_id": msg.id}

@@ -193,7 +193,7 @@ def _wait_for_code(live_server: LiveServer, mobile: str, timeout: float = 10.0) 
         with live_server.engine.connect() as conn:
             msg = conn.execute(
                 select(Message.body, Message.status)
-                .where(Message.recipient == mobile)
+                .where(Message.sent_to(mobile))
                 .order_by(Message.id.desc())
                 .limit(1)
             ).first()

@@ -89,13 +89,13 @@ class TestGrantAndRead:
         assert r.status_code == 201, r.text
         consent = r.json()
         assert consent["state"] == "requested"
-        assert _count(city, Message, Message.recipient == "13700000001") == 1
+        assert _count(city, Message, Message.sent_to("13700000001")) == 1
         assert _profile(city, "cm_a").json()["error"]["code"] == "consent_required"
         listed = city.client.get("/api/v1/consents?status=requested", headers=city.h("ent_a"))
         assert [c["id"] for c in listed.json()["items"]] == [consent["id"]]
         r = city.client.post(f"/api/v1/consents/{consent['id']}/approve", headers=city.h("ent_a"))
         assert r.status_code == 200 and r.json()["state"] == "live"
-        assert _count(city, Message, Message.recipient == "13900000001") == 1  # the requester
+        assert _count(city, Message, Message.sent_to("13900000001")) == 1  # the requester
         assert _profile(city, "cm_a").status_code == 200
         again = city.client.post(
             f"/api/v1/consents/{consent['id']}/approve", headers=city.h("ent_a")

@@ -143,6 +143,14 @@ class TestColumns:
             ("second_factors", "secret"),
             ("identity_verifications", "claimed_name"),
             ("identity_verifications", "claimed_id_number"),
+            ("entities", "legal_rep_name"),
+            ("entities", "legal_rep_id"),
+            ("messages", "recipient"),
+            ("delivery_receipts", "destination"),
+            ("demands", "contact_name"),
+            ("objections", "value"),
+            ("objections", "corrected_value"),
+            ("idempotency_keys", "body"),
         }
 
     def test_rotation_reencrypts_and_old_values_stay_readable(self, session, factory):
@@ -160,6 +168,37 @@ class TestColumns:
         assert raw.scalar_one().startswith(f"sm4:{keyring.active}:")
         assert session.get(User, user.id).mobile == "13600136000"
         assert fields.reencrypt(factory, Base.metadata)["users.mobile"] == 0
+
+    def test_rotation_reencrypts_legal_reps_and_recipients(self, session, factory):
+        from puhui.entities import service as entities
+        from puhui.entities.models import Entity
+        from puhui.notifications import service as notifications
+        from puhui.notifications.models import Message
+        from tests.entities.factories import record
+
+        rec = record("旋转测试有限公司", legal_rep_name="钱七", legal_rep_id="33020319900101123X")
+        entities.upsert(session, [rec])
+        sms = notifications.send_sms(session, recipient="13600136001", body="测试", purpose="test")
+        session.flush()
+        bidx = session.execute(
+            text("SELECT legal_rep_id_bidx FROM entities WHERE uscc = :u"), {"u": rec.uscc}
+        ).scalar_one()
+        keyring = fields.add_data_key()
+        counts = fields.reencrypt(factory, Base.metadata)
+        for column in ("entities.legal_rep_name", "entities.legal_rep_id", "messages.recipient"):
+            assert counts[column] >= 1, column
+        raw = session.execute(
+            text("SELECT legal_rep_name, legal_rep_id, legal_rep_id_bidx FROM entities "
+                 "WHERE uscc = :u"),
+            {"u": rec.uscc},
+        ).one()  # fmt: skip
+        assert raw[0].startswith(f"sm4:{keyring.active}:")
+        assert raw[1].startswith(f"sm4:{keyring.active}:")
+        assert raw[2] == bidx  # the blind index key does not rotate: lookups keep working
+        session.expire_all()
+        entity = session.query(Entity).filter(Entity.uscc == rec.uscc).one()
+        assert (entity.legal_rep_name, entity.legal_rep_id) == ("钱七", "33020319900101123X")
+        assert session.query(Message).filter(Message.sent_to("13600136001")).one().id == sms.id
 
 
 class TestCliRotate:

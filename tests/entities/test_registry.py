@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -50,6 +51,52 @@ class TestUpsert:
         rec = record("宁波错码有限公司").model_copy(update={"uscc": wrong, "uscc_check_ok": False})
         service.upsert(session, [rec])
         assert service.get_public(session, code=wrong).uscc_check_ok is False
+
+
+class TestLegalRepresentatives:
+    """Name and ID number encrypted at rest, the ID number's blind index for lookups; the
+    bulk load encrypts them in worker processes with the same result."""
+
+    def _frame(self, n: int) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+        reps = [(f"法人{i}", f"33020319900101{i:03d}X") for i in range(n)]
+        recs = [
+            record(f"代表人测试{i}有限公司", legal_rep_name=name, legal_rep_id=rep_id)
+            for i, (name, rep_id) in enumerate(reps)
+        ]
+        frame = pl.DataFrame([r.model_dump() for r in recs]).with_columns(
+            pl.col("registered_capital").cast(pl.Float64)
+        )
+        return frame, reps
+
+    def test_worker_processes_only_for_big_loads_on_four_cpus_or_more(self):
+        assert service.protect_workers(1_000_000, cpus=2) == 1
+        assert service.protect_workers(10_000, cpus=8) == 1
+        assert service.protect_workers(1_000_000, cpus=4) == 3
+        assert service.protect_workers(1_000_000, cpus=16) == 4
+
+    @pytest.mark.parametrize("workers", [1, 2])
+    def test_bulk_load_encrypts_and_indexes(self, session, workers):
+        from sqlalchemy import select, text
+
+        from puhui.core.security import fields
+        from puhui.entities.models import LEGAL_REP_ID_PURPOSE, Entity
+
+        frame, reps = self._frame(12)
+        assert service.upsert_frame(session, frame, batch_id=None, workers=workers) == 12
+        codes = frame.get_column("uscc").to_list()
+        raw = session.execute(
+            text("SELECT uscc, legal_rep_name, legal_rep_id, legal_rep_id_bidx FROM entities")
+        ).all()
+        stored = {r.uscc: r for r in raw if r.uscc in codes}
+        for code, (name, rep_id) in zip(codes, reps, strict=True):
+            row = stored[code]
+            assert row.legal_rep_name.startswith("sm4:") and name not in row.legal_rep_name
+            assert row.legal_rep_id.startswith("sm4:") and rep_id not in row.legal_rep_id
+            assert row.legal_rep_id_bidx == fields.blind_index(LEGAL_REP_ID_PURPOSE, rep_id)
+        session.expire_all()
+        bidx = fields.blind_index(LEGAL_REP_ID_PURPOSE, reps[3][1])
+        found = session.scalars(select(Entity).where(Entity.legal_rep_id_bidx == bidx)).all()
+        assert [(e.uscc, e.legal_rep_name, e.legal_rep_id) for e in found] == [(codes[3], *reps[3])]
 
 
 class TestSearch:

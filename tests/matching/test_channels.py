@@ -85,7 +85,7 @@ class TestSimpleFlow:
         assert r.status_code == 202, r.text
         with market.factory() as s:
             body = s.scalars(
-                select(Message.body).where(Message.recipient == mobile).order_by(Message.id.desc())
+                select(Message.body).where(Message.sent_to(mobile)).order_by(Message.id.desc())
             ).first()
         return re.search(r"\d{6}", body).group(0)
 
@@ -137,7 +137,7 @@ class TestSimpleFlow:
         market.client.post("/api/v1/auth/register/code", json={"mobile": mobile})
         with market.factory() as s:
             body = s.scalars(
-                select(Message.body).where(Message.recipient == mobile).order_by(Message.id.desc())
+                select(Message.body).where(Message.sent_to(mobile)).order_by(Message.id.desc())
             ).first()
         reg = market.client.post(
             "/api/v1/auth/register",

@@ -67,7 +67,7 @@ class TestEnterprisePages:
         bad = market.client.post("/apply/code", data={"csrf_token": csrf, "mobile": "123"})
         assert bad.status_code == 422 and "field-error" in bad.text
         with market.factory() as s:
-            body = s.scalars(select(Message.body).where(Message.recipient == "13966667777")).first()
+            body = s.scalars(select(Message.body).where(Message.sent_to("13966667777"))).first()
         code = re.search(r"\d{6}", body).group(0)
         r = market.client.post(
             "/apply",

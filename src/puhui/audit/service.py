@@ -30,6 +30,7 @@ from puhui.audit.models import AuditCheckpoint, AuditEvent, AuditSigningKey
 from puhui.audit.schemas import AuditFilter, Outcome
 from puhui.config import Settings
 from puhui.core.db import session_scope
+from puhui.core.masking import mask_personal_in
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import Actor
@@ -74,7 +75,8 @@ def record(
         "target_id": None if target_id is None else str(target_id),
         "outcome": outcome,
         "ip": ip if ip is not None else (actor.ip if actor else None),
-        "details": _plain_json(details),
+        # no plaintext ID or mobile number in the permanent record: masked as a page shows them
+        "details": mask_personal_in(_plain_json(details)),
         "occurred_at": utcnow(),
     }
     prev_seq, prev_hash = repository.head(session, lock=True)

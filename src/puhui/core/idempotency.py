@@ -14,12 +14,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint, delete, select
+from sqlalchemy import Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from puhui.core.errors import ValidationFailed
 from puhui.core.jobs import job_handler, periodic
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime, utcnow
+from puhui.core.security.fields import EncryptedBytes
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 100
@@ -34,7 +35,8 @@ class IdempotencyRecord(CreatedAtMixin, Base):
     key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     request_digest: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # the first answer may carry personal data (a demand's contact mobile): encrypted
+    body: Mapped[bytes] = mapped_column(EncryptedBytes("idempotency_keys.body"))
     content_type: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

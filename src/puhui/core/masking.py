@@ -4,6 +4,9 @@ caller; these functions only shape the value."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 
 def mask_mobile(value: str | None) -> str:
     if not value:
@@ -60,3 +63,38 @@ def must_mask(sensitivity: str, personal: bool, *, own: bool, revealed: bool) ->
     if personal or sensitivity == "C3":
         return not revealed
     return False
+
+
+# --- personal numbers inside free text ------------------------------------------------------
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_number_checks(value: str) -> bool:
+    """The check character of an 18-character resident ID number (GB 11643) is right."""
+    if len(value) != 18 or not value[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == value[17].upper()
+
+
+def mask_personal_numbers(text: str) -> str:
+    """``text`` with every resident ID number (its check character right: an all-digit
+    code of another kind is left alone) and every mainland mobile number masked."""
+    text = _ID_IN_TEXT.sub(
+        lambda m: mask_id_number(m.group()) if id_number_checks(m.group()) else m.group(), text
+    )
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_mobile(m.group()), text)
+
+
+def mask_personal_in(value: Any) -> Any:
+    """:func:`mask_personal_numbers` over every string of a JSON-like value (keys too)."""
+    if isinstance(value, str):
+        return mask_personal_numbers(value)
+    if isinstance(value, dict):
+        return {mask_personal_in(k): mask_personal_in(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_personal_in(v) for v in value]
+    return value

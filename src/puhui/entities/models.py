@@ -7,9 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, Date, Index, Integer, Numeric, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from puhui.core.orm import Base, UTCDateTime, utcnow
+from puhui.core.security.fields import EncryptedString, blind_index
+
+LEGAL_REP_NAME_PURPOSE = "entities.legal_rep_name"
+LEGAL_REP_ID_PURPOSE = "entities.legal_rep_id"
 
 
 class Entity(Base):
@@ -26,12 +30,23 @@ class Entity(Base):
     registered_capital: Mapped[Decimal | None] = mapped_column(Numeric(20, 2))
     established: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    legal_rep_name: Mapped[str | None] = mapped_column(String(50))  # personal, C2
-    legal_rep_id: Mapped[str | None] = mapped_column(String(18))  # personal, C3
+    # the legal representative's name (C2) and resident ID number (C3), SM4-GCM encrypted
+    legal_rep_name: Mapped[str | None] = mapped_column(EncryptedString(LEGAL_REP_NAME_PURPOSE))
+    legal_rep_id: Mapped[str | None] = mapped_column(EncryptedString(LEGAL_REP_ID_PURPOSE))
+    # HMAC-SM3 blind index of the ID number: the entities a person represents, no decryption
+    legal_rep_id_bidx: Mapped[str | None] = mapped_column(String(64))
     source_batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_entities_district", "district"),)
+    __table_args__ = (
+        Index("ix_entities_district", "district"),
+        Index("ix_entities_legal_rep_id_bidx", "legal_rep_id_bidx"),
+    )
+
+    @validates("legal_rep_id")
+    def _index_legal_rep_id(self, key: str, value: str | None) -> str | None:
+        self.legal_rep_id_bidx = blind_index(LEGAL_REP_ID_PURPOSE, value)
+        return value
 
 
 class RegistryState(Base):

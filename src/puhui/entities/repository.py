@@ -1,5 +1,11 @@
 """Registry queries. The bulk upsert is the one dialect-specific statement (``ON CONFLICT``
-exists on both SQLite and PostgreSQL, with the same meaning, behind different imports)."""
+exists on both SQLite and PostgreSQL, with the same meaning, behind different imports).
+
+The legal representative's name and ID number are encrypted (``EncryptedString``). The bulk
+upsert encrypts them itself, a whole chunk under one keyring snapshot (or the caller did,
+in worker processes: ``protected=True``), and writes through a copy of the table whose two columns
+are plain strings, so the values are not encrypted twice.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,17 @@ import secrets
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import MetaData, String, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from puhui.entities.models import Entity, RegistryState
+from puhui.core.security import fields
+from puhui.entities.models import (
+    LEGAL_REP_ID_PURPOSE,
+    LEGAL_REP_NAME_PURPOSE,
+    Entity,
+    RegistryState,
+)
 
 UPSERT_COLUMNS = (
     "uscc_check_ok",
@@ -25,6 +37,7 @@ UPSERT_COLUMNS = (
     "status",
     "legal_rep_name",
     "legal_rep_id",
+    "legal_rep_id_bidx",
     "source_batch_id",
     "updated_at",
 )
@@ -67,14 +80,55 @@ def max_id(session: Session) -> int:
     return int(session.scalar(select(func.max(Entity.id))) or 0)
 
 
-def upsert(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def _stored_table() -> Table:
+    """``entities`` as stored: the encrypted columns as the plain strings they hold."""
+    table: Table = Entity.__table__.to_metadata(MetaData())  # type: ignore[attr-defined]
+    for col in table.columns:
+        if isinstance(col.type, fields.EncryptedString):
+            col.type = String()
+    return table
+
+
+_STORED = _stored_table()
+
+
+# what the bulk upsert protects: (purpose, blind index?) per stored column, fed with the
+# name, the ID number and the ID number again
+PROTECTED = ("legal_rep_name", "legal_rep_id", "legal_rep_id_bidx")
+PROTECT_SPECS: tuple[fields.ColumnSpec, ...] = (
+    (LEGAL_REP_NAME_PURPOSE, False),
+    (LEGAL_REP_ID_PURPOSE, False),
+    (LEGAL_REP_ID_PURPOSE, True),
+)
+
+
+def protect_inputs(
+    names: Sequence[str | None], ids: Sequence[str | None]
+) -> list[Sequence[str | None]]:
+    """The columns :data:`PROTECT_SPECS` protects, from the plain names and ID numbers."""
+    return [names, ids, ids]
+
+
+def upsert(session: Session, rows: Sequence[dict[str, Any]], *, protected: bool = False) -> None:
+    """Insert or update ``rows`` (plain values) by USCC. ``protected``: the rows' legal
+    representative columns and ``legal_rep_id_bidx`` already hold their encrypted values and
+    blind index (:data:`PROTECT_SPECS`)."""
     if not rows:
         return
+    if not protected:
+        inputs = protect_inputs(
+            [r.get("legal_rep_name") for r in rows], [r.get("legal_rep_id") for r in rows]
+        )
+        (done,) = fields.protect_chunks(PROTECT_SPECS, [inputs])
+        rows = [
+            {**r, **dict(zip(PROTECTED, values, strict=True))}
+            for r, values in zip(rows, zip(*done, strict=True), strict=True)
+        ]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Entity)
+    stmt = insert(_STORED)
     stmt = stmt.on_conflict_do_update(
-        index_elements=[Entity.uscc], set_={c: getattr(stmt.excluded, c) for c in UPSERT_COLUMNS}
+        index_elements=[_STORED.c.uscc], set_={c: getattr(stmt.excluded, c) for c in UPSERT_COLUMNS}
     )
     session.execute(stmt, list(rows))
 

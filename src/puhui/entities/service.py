@@ -8,7 +8,8 @@ record from an official source whose check character is wrong is kept with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams
+from puhui.core.security import fields
 from puhui.entities import repository, search
 from puhui.entities.errors import EntityNotFound, MalformedUSCC
 from puhui.entities.models import Entity
@@ -138,17 +140,48 @@ def registry_frame(session: Session) -> pl.DataFrame:
 _keys: tuple[str, pl.DataFrame] | None = None
 
 
-def upsert_frame(session: Session, frame: pl.DataFrame, *, batch_id: int | None) -> int:
-    """Bulk upsert of already validated registry rows (the columns of :class:`EntityRecord`)."""
+# a registry load this big encrypts the legal representatives' data in worker processes
+PARALLEL_PROTECT_ROWS = 50_000
+
+
+def protect_workers(rows: int, cpus: int | None = None) -> int:
+    """Worker processes for encrypting ``rows`` registry rows (1: in this process). Only
+    with 4 CPUs or more: on 2, measured (bench/registry_load.py), the workers' hand-over
+    costs more than they save, the writer and the database needing the other CPU."""
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    if rows < PARALLEL_PROTECT_ROWS or cpus < 4:
+        return 1
+    return min(4, cpus - 1)
+
+
+def upsert_frame(
+    session: Session, frame: pl.DataFrame, *, batch_id: int | None, workers: int | None = None
+) -> int:
+    """Bulk upsert of already validated registry rows (the columns of :class:`EntityRecord`).
+
+    The legal representatives' names and ID numbers are encrypted chunk by chunk, in
+    ``workers`` processes (default :func:`protect_workers`) while this one writes."""
     now = utcnow()
     written = 0
-    for chunk in frame.iter_slices(5000):
+    size = 5000
+    workers = protect_workers(frame.height) if workers is None else workers
+
+    def inputs() -> Iterator[list[Sequence[str | None]]]:
+        for chunk in frame.select("legal_rep_name", "legal_rep_id").iter_slices(size):
+            yield repository.protect_inputs(
+                chunk.get_column("legal_rep_name").to_list(),
+                chunk.get_column("legal_rep_id").to_list(),
+            )
+
+    protected = fields.protect_chunks(repository.PROTECT_SPECS, inputs(), workers=workers)
+    for chunk, done in zip(frame.iter_slices(size), protected, strict=True):
         rows = chunk.with_columns(
             pl.lit(batch_id, dtype=pl.Int32).alias("source_batch_id")
         ).to_dicts()
-        for row in rows:
+        for row, values in zip(rows, zip(*done, strict=True), strict=True):
             row["updated_at"] = now
-        repository.upsert(session, rows)
+            row.update(zip(repository.PROTECTED, values, strict=True))
+        repository.upsert(session, rows, protected=True)
         written += len(rows)
     if written:
         repository.bump_version(session)

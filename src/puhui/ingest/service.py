@@ -43,6 +43,7 @@ from puhui.core.db import session_scope
 from puhui.core.errors import Conflict, NotFound
 from puhui.core.i18n import gettext
 from puhui.core.lake import Lake
+from puhui.core.masking import mask_personal_numbers
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import Actor
@@ -447,7 +448,8 @@ def _record(
                 column=r["column"],
                 reason=r["reason"],
                 severity=r["severity"],
-                value=None if r["value"] is None else str(r["value"])[:200],
+                # the rejected value as sent, any ID or mobile number in it masked
+                value=None if r["value"] is None else mask_personal_numbers(str(r["value"]))[:200],
             )
             for r in report.first.iter_rows(named=True)
         ],

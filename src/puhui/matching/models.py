@@ -119,7 +119,7 @@ class Demand(CreatedAtMixin, Base):
     term_months: Mapped[int] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(String(300))
     guarantee_type: Mapped[str] = mapped_column(String(12))
-    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_name: Mapped[str] = mapped_column(EncryptedString("demands.contact_name"))
     contact_mobile: Mapped[str] = mapped_column(EncryptedString("demands.contact_mobile"))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("financing_events.id"))

@@ -19,9 +19,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.sql.elements import ColumnElement
 
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
+from puhui.core.security.fields import EncryptedString, blind_index
 
 INBOX, SMS, EMAIL = "inbox", "sms", "email"
 CHANNELS = (INBOX, SMS, EMAIL)
@@ -38,6 +40,12 @@ STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED, DEAD)
 FINAL = frozenset({DELIVERED, FAILED})
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
+RECIPIENT_PURPOSE = "messages.recipient"
+
+
+def recipient_index(address: str) -> str | None:
+    """The blind index a recipient is looked up by (None for the inbox's empty address)."""
+    return blind_index(RECIPIENT_PURPOSE, address) if address else None
 
 
 class Message(CreatedAtMixin, Base):
@@ -46,7 +54,10 @@ class Message(CreatedAtMixin, Base):
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))  # inbox, sms, email
     gateway: Mapped[str] = mapped_column(String(16))  # inbox, log, smpp, smtp
-    recipient: Mapped[str] = mapped_column(String(254))  # mobile, e-mail address; "" for inbox
+    # mobile number or e-mail address ("" for inbox), SM4-GCM encrypted
+    recipient: Mapped[str] = mapped_column(EncryptedString(RECIPIENT_PURPOSE))
+    # HMAC-SM3 blind index of the recipient: the SMS rate limit counts by it
+    recipient_bidx: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     purpose: Mapped[str] = mapped_column(String(40))
     template: Mapped[str | None] = mapped_column(String(80))
@@ -70,8 +81,18 @@ class Message(CreatedAtMixin, Base):
     __table_args__ = (
         Index("ix_messages_status", "status"),
         Index("ix_messages_inbox", "user_id", "channel", "read_at"),
-        Index("ix_messages_recipient_submitted", "recipient", "submitted_at"),
+        Index("ix_messages_recipient_bidx_submitted", "recipient_bidx", "submitted_at"),
     )
+
+    @validates("recipient")
+    def _index_recipient(self, key: str, value: str) -> str:
+        self.recipient_bidx = recipient_index(value)
+        return value
+
+    @classmethod
+    def sent_to(cls, address: str) -> ColumnElement[bool]:
+        """The condition "addressed to ``address``" (through the blind index)."""
+        return cls.recipient_bidx == recipient_index(address)
 
     @property
     def reference(self) -> str:
@@ -116,7 +137,10 @@ class DeliveryReceipt(CreatedAtMixin, Base):
     stat: Mapped[str] = mapped_column(String(8))
     error_code: Mapped[str] = mapped_column(String(8), default="")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    destination: Mapped[str] = mapped_column(String(32), default="")
+    # the number the receipt names (SM4-GCM encrypted)
+    destination: Mapped[str] = mapped_column(
+        EncryptedString("delivery_receipts.destination"), default=""
+    )
     user_reference: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(String(300), default="")
 

@@ -76,7 +76,7 @@ def recent_submissions(
     rows = session.scalars(
         select(Message.submitted_at)
         .where(
-            Message.recipient == recipient,
+            Message.sent_to(recipient),
             Message.channel == SMS,
             Message.submitted_at > since,
             Message.status != PENDING,

@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
+from puhui.core.security.fields import EncryptedString
 
 
 class Objection(CreatedAtMixin, Base):
@@ -26,7 +27,8 @@ class Objection(CreatedAtMixin, Base):
     indicator_id: Mapped[int] = mapped_column(SmallInteger, ForeignKey("indicators.id"))
     period: Mapped[int] = mapped_column(Integer)
     batch_id: Mapped[int] = mapped_column(Integer)
-    value: Mapped[str | None] = mapped_column(String(500))
+    # the disputed and the corrected value may be personal (an ID or a mobile number)
+    value: Mapped[str | None] = mapped_column(EncryptedString("objections.value"))
     source_code: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="submitted")
@@ -37,7 +39,9 @@ class Objection(CreatedAtMixin, Base):
     routed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(String(12))
     explanation: Mapped[str | None] = mapped_column(Text)
-    corrected_value: Mapped[str | None] = mapped_column(String(500))
+    corrected_value: Mapped[str | None] = mapped_column(
+        EncryptedString("objections.corrected_value")
+    )
     correction_batch_id: Mapped[int | None] = mapped_column(Integer)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -24,18 +24,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import contextlib
 import fcntl
 import json
+import multiprocessing
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, String, select, update
+from sqlalchemy import MetaData, String, bindparam, select, update
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Dialect
@@ -276,6 +279,79 @@ def blind_index(purpose: str, value: str | None) -> str | None:
     return None if value is None else current().blind_index(purpose, value.strip())
 
 
+def encrypt_many(purpose: str, values: Sequence[str | None]) -> list[str | None]:
+    """:func:`encrypt` of each value (None stays None), under one snapshot of the keyring."""
+    keyring = current()
+    return [None if v is None else keyring.encrypt(purpose, v) for v in values]
+
+
+def blind_index_many(purpose: str, values: Sequence[str | None]) -> list[str | None]:
+    keyring = current()
+    return [None if v is None else keyring.blind_index(purpose, v.strip()) for v in values]
+
+
+# --- many values at once, in worker processes -----------------------------------------------
+
+# (purpose, blind index?) of each column a bulk load protects
+ColumnSpec = tuple[str, bool]
+_pool_keyring: Keyring | None = None
+
+
+def _protect(
+    keyring: Keyring, specs: Sequence[ColumnSpec], columns: Sequence[Sequence[str | None]]
+) -> list[list[str | None]]:
+    out: list[list[str | None]] = []
+    for (purpose, index), values in zip(specs, columns, strict=True):
+        if index:
+            out.append(
+                [None if v is None else keyring.blind_index(purpose, v.strip()) for v in values]
+            )
+        else:
+            out.append([None if v is None else keyring.encrypt(purpose, v) for v in values])
+    return out
+
+
+def _pool_init(keyring: Keyring) -> None:
+    global _pool_keyring  # noqa: PLW0603 - one keyring per worker process
+    _pool_keyring = keyring
+
+
+def _pool_protect(
+    specs: Sequence[ColumnSpec], columns: Sequence[Sequence[str | None]]
+) -> list[list[str | None]]:
+    assert _pool_keyring is not None, "a protect worker without its keyring"
+    return _protect(_pool_keyring, specs, columns)
+
+
+def protect_chunks(
+    specs: Sequence[ColumnSpec],
+    chunks: Iterable[Sequence[Sequence[str | None]]],
+    *,
+    workers: int = 1,
+) -> Iterator[list[list[str | None]]]:
+    """For each chunk (one list of values per spec), the encrypted values or blind indexes,
+    in order. With ``workers`` > 1 the chunks are encrypted in that many processes, at most
+    two chunks per worker ahead of the consumer (memory stays bounded), while the caller
+    writes the ones already done. The workers are given the unwrapped keyring (never the
+    master key) and need no settings."""
+    keyring = current()
+    if workers <= 1:
+        for columns in chunks:
+            yield _protect(keyring, specs, columns)
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_pool_init, initargs=(keyring,)
+    ) as pool:
+        ahead: collections.deque[Future[list[list[str | None]]]] = collections.deque()
+        for columns in chunks:
+            ahead.append(pool.submit(_pool_protect, specs, columns))
+            if len(ahead) >= 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
 class EncryptedString(TypeDecorator[str]):
     """A string column stored SM4-GCM encrypted; ``purpose`` is its ``table.column``."""
 
@@ -291,6 +367,19 @@ class EncryptedString(TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else decrypt(self.purpose, value)
+
+
+class EncryptedBytes(EncryptedString):
+    """Bytes stored SM4-GCM encrypted (their base64 is the encrypted text): rotated with the
+    string columns."""
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return encrypt(self.purpose, base64.b64encode(bytes(value)).decode("ascii"))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else base64.b64decode(decrypt(self.purpose, value))
 
 
 # --- rotation ------------------------------------------------------------------------------
@@ -332,11 +421,19 @@ def reencrypt(
                 stmt = stmt.where(key_col > after)
             with factory() as session, session.begin():
                 rows = session.execute(stmt).all()
-                for key_value, stored in rows:
+                if rows:  # one statement for the chunk, each row only if unchanged since read
                     session.execute(
                         update(raw)
-                        .where(key_col == key_value, value_col == stored)
-                        .values({column_name: keyring.encrypt(purpose, decrypt(purpose, stored))})
+                        .where(key_col == bindparam("_key"), value_col == bindparam("_old"))
+                        .values({column_name: bindparam("_new")}),
+                        [
+                            {
+                                "_key": key_value,
+                                "_old": stored,
+                                "_new": keyring.encrypt(purpose, decrypt(purpose, stored)),
+                            }
+                            for key_value, stored in rows
+                        ],
                     )
             if not rows:
                 break
