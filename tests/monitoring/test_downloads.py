@@ -343,6 +343,20 @@ class TestPackage:
         # directory copy); a change there must still leave every member as signed
         assert _members(bytes(blob)) == _members(PACKAGE)
 
+    @pytest.mark.parametrize(
+        ("field", "flip"),
+        [(8, 0x01), (10, 0x63), (10, 0x08)],
+        ids=["encrypted-flag", "unknown-method", "stored-as-deflated"],
+    )
+    def test_a_changed_flag_or_method_in_the_directory_fails_cleanly(self, field, flip):
+        """Regression: zipfile raises RuntimeError ("password required"),
+        NotImplementedError (unknown method) or zlib.error for these, not BadZipFile."""
+        blob = bytearray(PACKAGE)
+        at = blob.index(b"PK\x01\x02") + field  # the first central directory entry
+        blob[at] ^= flip
+        with pytest.raises(package.PackageInvalid):
+            package.open_package(bytes(blob), KEY, [SIGNER.public_key()])
+
 
 # --- API and CLI -----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,9 @@ def _unzip(blob: bytes, expected: tuple[str, ...]) -> dict[str, bytes]:
             return {name: zf.read(name) for name in names}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise PackageInvalid(f"not a readable zip file: {exc}") from exc
+    except (RuntimeError, NotImplementedError, zlib.error) as exc:
+        # a changed flag or method: "encrypted", an unknown compression, a broken stream
+        raise PackageInvalid(f"a member cannot be read: {exc}") from exc
     except OSError as exc:  # a damaged member (CRC error is raised as BadZipFile above)
         raise PackageInvalid(f"a member cannot be read: {exc}") from exc
 
