@@ -58,6 +58,8 @@ def routers() -> list[APIRouter]:
     from puhui.profile import routes as profile_api
     from puhui.profile import views as profile_views
     from puhui.psi import routes as psi_api
+    from puhui.quality import routes as quality_api
+    from puhui.quality import views as quality_views
     from puhui.scoring import routes as scoring_api
     from puhui.scoring import views as scoring_views
 
@@ -78,6 +80,7 @@ def routers() -> list[APIRouter]:
         notifications_api.router,
         objections_api.router,
         operations_api.router,
+        quality_api.router,
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
@@ -93,4 +96,5 @@ def routers() -> list[APIRouter]:
         notifications_views.router,
         objections_views.router,
         operations_views.router,
+        quality_views.router,
     ]

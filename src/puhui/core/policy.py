@@ -120,6 +120,9 @@ class Action(StrEnum):
     OBJECTION_ROUTE = "objection.route"  # operators send it to the source department
     OBJECTION_ANSWER = "objection.answer"  # the department's steward answers in writing
     OBJECTION_OVERVIEW = "objection.overview"  # every open objection with its age
+    QUALITY_SERVICE_READ = "quality.service"  # banks' service quality (admins: own row)
+    QUALITY_DATA_READ = "quality.data"  # data sources' freshness, rejections, coverage
+    QUALITY_COVERAGE_READ = "quality.coverage"  # inclusive-finance coverage by place
 
 
 ALL_ROLES = frozenset(Role)
@@ -210,6 +213,11 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.OBJECTION_ROUTE: frozenset({Role.OPERATOR}),
     Action.OBJECTION_ANSWER: frozenset({Role.DATA_STEWARD}),
     Action.OBJECTION_OVERVIEW: frozenset({Role.REGULATOR, Role.OPERATOR}),
+    Action.QUALITY_SERVICE_READ: frozenset(
+        {Role.OPERATOR, Role.REGULATOR, Role.INSTITUTION_ADMIN}
+    ),
+    Action.QUALITY_DATA_READ: frozenset({Role.OPERATOR, Role.REGULATOR, Role.DATA_STEWARD}),
+    Action.QUALITY_COVERAGE_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
 }
 
 

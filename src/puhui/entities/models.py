@@ -31,7 +31,11 @@ class Entity(Base):
     source_batch_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_entities_district", "district"),)
+    __table_args__ = (
+        Index("ix_entities_district", "district"),
+        # inclusive-finance coverage counts active entities by place from this index alone
+        Index("ix_entities_coverage", "status", "district", "industry_section"),
+    )
 
 
 class RegistryState(Base):
