@@ -147,8 +147,8 @@ def data_quality(
                 label=gettext(locale, category),
                 indicators=indicators,
                 entities_with_value=with_value,
-                share=_share(with_value, n),
-                fill_rate=round(fill / n, 4) if n and indicators else None,
+                share=_share(with_value, n) if version is not None else None,
+                fill_rate=round(fill / n / indicators, 4) if n and indicators else None,
             )
         )
     return DataQuality(
@@ -198,11 +198,11 @@ def _categories(
     """(snapshot version, {category: (indicators, entities with a value, summed
     per-indicator values)}); nothing before the first snapshot."""
     path = str(ingest.snapshot_dir(settings))
-    with _lock:
-        snap = _snapshots.get(path)
-        if snap is None:
-            snap = _snapshots[path] = Snapshot.open(path)
     try:
+        with _lock:
+            snap = _snapshots.get(path)
+            if snap is None:
+                snap = _snapshots[path] = Snapshot.open(path)
         view = snap.current()
     except SnapshotNotFound:
         return None, {}
@@ -350,7 +350,7 @@ def _coverage_trend(
 
 
 def _places(session: Session) -> list[tuple[str, str | None, int]]:
-    key = (str(session.get_bind().url), entities.registry_version(session))
+    key = (str(session.get_bind().engine.url), entities.registry_version(session))
     with _lock:
         known = _place_counts.get(key)
     if known is None:
