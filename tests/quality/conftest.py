@@ -52,9 +52,7 @@ def _raise(town: City, who: str, now: datetime) -> int:
 
 def _claim(town: City, demand_id: int, who: str, now: datetime) -> int:
     with town.factory.begin() as s:
-        return matching.claim_demand(
-            s, actor=actor_of(town, who), demand_id=demand_id, now=now
-        ).id
+        return matching.claim_demand(s, actor=actor_of(town, who), demand_id=demand_id, now=now).id
 
 
 def _step(town: City, d: int, c: int, who: str, to: str, now: datetime) -> None:

@@ -74,7 +74,12 @@ class TestApiAndPage:
         assert r.status_code == 200
         rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
         yz = next(x for x in rows if x["kind"] == "district" and x["code"] == "330212")
-        assert (yz["name"], yz["entities"], yz["borrowers"], yz["share"]) == ("鄞州区", "2", "1", "0.5")
+        assert (yz["name"], yz["entities"], yz["borrowers"], yz["share"]) == (
+            "鄞州区",
+            "2",
+            "1",
+            "0.5",
+        )
         r = town.client.get("/api/v1/quality/coverage?months=99", headers=town.h("regulator"))
         assert r.status_code == 422 and "months" in r.text
 
@@ -94,7 +99,9 @@ class TestApiAndPage:
         factories.web_login(town.client, town.users["operator"].username)
         r = town.client.get("/quality/coverage?months=36")
         assert r.status_code == 200, r.text
-        block = re.search(r'<script type="application/json" id="tiles-data">(.*?)</script>', r.text, re.S)
+        block = re.search(
+            r'<script type="application/json" id="tiles-data">(.*?)</script>', r.text, re.S
+        )
         assert block
         tiles = {t["name"]: t for t in json.loads(block.group(1))["tiles"]}
         assert len(tiles) == 10

@@ -87,9 +87,7 @@ class TestCategories:
             fills = sum(frame.get_column(code).is_not_null().sum() for code in codes)
             assert c.fill_rate == round(fills / 3 / len(codes), 4)
 
-    def test_before_the_first_snapshot_the_categories_are_empty(
-        self, settings, session, tmp_path
-    ):
+    def test_before_the_first_snapshot_the_categories_are_empty(self, settings, session, tmp_path):
         empty = settings.model_copy(update={"data_dir": tmp_path})
         report = service.data_quality(session, settings=empty)
         assert report.snapshot_version is None
@@ -100,7 +98,9 @@ class TestCategories:
 @given(
     st.integers(min_value=1, max_value=70).flatmap(
         lambda n: st.lists(
-            st.lists(st.one_of(st.none(), st.floats(allow_nan=False, width=32)), min_size=n, max_size=n),
+            st.lists(
+                st.one_of(st.none(), st.floats(allow_nan=False, width=32)), min_size=n, max_size=n
+            ),
             min_size=1,
             max_size=5,
         )
@@ -111,7 +111,9 @@ def test_valid_rows_counts_what_a_plain_or_counts(columns, offset):
     """The bitmap OR agrees with the obvious count, whatever the nulls, lengths and
     slicing (a sliced column has a non-zero offset in its bitmap)."""
     n = len(columns[0])
-    series = [pl.Series(f"c{i}", [None] * offset + c, dtype=pl.Float32) for i, c in enumerate(columns)]
+    series = [
+        pl.Series(f"c{i}", [None] * offset + c, dtype=pl.Float32) for i, c in enumerate(columns)
+    ]
     series = [s.slice(offset) for s in series]
     rows, per_column = service.valid_rows(series, n)
     assert rows == sum(any(c[i] is not None for c in columns) for i in range(n))

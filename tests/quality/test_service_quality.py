@@ -79,9 +79,7 @@ class TestInstitutionAdmin:
     def test_sees_its_own_row_and_trend_and_others_only_by_rank(self, activity):
         town = activity.town
         with town.factory() as s:
-            report = service.service_quality(
-                s, actor=actor_of(town, "admin_a"), months=3, now=NOW
-            )
+            report = service.service_quality(s, actor=actor_of(town, "admin_a"), months=3, now=NOW)
         assert [(r.rank, r.institution_id, r.institution_name) for r in report.rows] == [
             (1, None, None),
             (2, town.banks["a"], "甲银行"),

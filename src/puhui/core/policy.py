@@ -213,9 +213,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.OBJECTION_ROUTE: frozenset({Role.OPERATOR}),
     Action.OBJECTION_ANSWER: frozenset({Role.DATA_STEWARD}),
     Action.OBJECTION_OVERVIEW: frozenset({Role.REGULATOR, Role.OPERATOR}),
-    Action.QUALITY_SERVICE_READ: frozenset(
-        {Role.OPERATOR, Role.REGULATOR, Role.INSTITUTION_ADMIN}
-    ),
+    Action.QUALITY_SERVICE_READ: frozenset({Role.OPERATOR, Role.REGULATOR, Role.INSTITUTION_ADMIN}),
     Action.QUALITY_DATA_READ: frozenset({Role.OPERATOR, Role.REGULATOR, Role.DATA_STEWARD}),
     Action.QUALITY_COVERAGE_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
 }

@@ -492,7 +492,9 @@ def league_medians(session: Session, *, since: datetime | None) -> list[tuple[An
     rows = session.execute(
         select(sub.c.inst, sub.c.month, sub.c.h, sub.c.rm, sub.c.nm, sub.c.ri, sub.c.ni)
         .add_columns(sub.c.rp, sub.c.np)
-        .where(or_(middle(sub.c.rm, sub.c.nm), middle(sub.c.ri, sub.c.ni), middle(sub.c.rp, sub.c.np)))
+        .where(
+            or_(middle(sub.c.rm, sub.c.nm), middle(sub.c.ri, sub.c.ni), middle(sub.c.rp, sub.c.np))
+        )
     )
     out: list[tuple[Any, ...]] = []
     for inst, m, h, rm, nm, ri, ni, rp, np_ in rows:

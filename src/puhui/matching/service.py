@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import random
 import secrets
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -1819,9 +1818,18 @@ def league_report(
     Everything is aggregated in the database (docs/quality.md has the SQL)."""
     now = _now(now)
     months: dict[tuple[int | None, str], _Tally] = {}
-    for inst, month, claims, active, in_sla, known, granted, overdue, r_sum, r_n in (
-        repository.league_months(session, since=since, now=now, active=sorted(machine.ACTIVE))
-    ):
+    for (
+        inst,
+        month,
+        claims,
+        active,
+        in_sla,
+        known,
+        granted,
+        overdue,
+        r_sum,
+        r_n,
+    ) in repository.league_months(session, since=since, now=now, active=sorted(machine.ACTIVE)):
         months[(int(inst), str(month))] = _Tally(
             claims=int(claims),
             active=int(active or 0),
@@ -1854,9 +1862,7 @@ def league_report(
             target.middle = [*(target.middle or []), hours]
     names = _names(session, totals)
     rows = [
-        LeagueRow(
-            institution_id=inst, institution_name=names.get(inst, ""), **t.figures()
-        )
+        LeagueRow(institution_id=inst, institution_name=names.get(inst, ""), **t.figures())
         for inst, t in totals.items()
     ]
     rows.sort(
@@ -1882,11 +1888,8 @@ def league(session: Session, *, since: datetime | None = None) -> list[LeagueRow
     return league_report(session, since=since).rows
 
 
-
 def first_loans(session: Session) -> list[tuple[str, str | None, str, int]]:
     """Entities that got a loan through the platform (a demand of theirs was granted),
     by district and industry section (as copied onto the demand) and the month
     (Asia/Shanghai) of their first grant: ``(district, section, "YYYY-MM", entities)``."""
-    return [
-        (str(d), s, str(m), int(n)) for d, s, m, n in repository.first_loans(session) if m
-    ]
+    return [(str(d), s, str(m), int(n)) for d, s, m, n in repository.first_loans(session) if m]

@@ -133,8 +133,7 @@ def data_quality(
     now = now or utcnow()
     since = now - timedelta(days=days)
     sources = [
-        _source_quality(a, now, locale)
-        for a in ingest.source_activity(session, since=since)
+        _source_quality(a, now, locale) for a in ingest.source_activity(session, since=since)
     ]
     n = entities.count(session)
     version, counts = _categories(session, settings or get_settings())
@@ -394,8 +393,13 @@ def service_csv(report: ServiceQuality) -> bytes:
     ]
     names = {r.institution_id: r.institution_name for r in report.rows if r.institution_id}
     rows += [
-        [m.month, None, m.institution_id, names.get(m.institution_id) if m.institution_id else "",
-         *[getattr(m, f) for f in fields]]
+        [
+            m.month,
+            None,
+            m.institution_id,
+            names.get(m.institution_id) if m.institution_id else "",
+            *[getattr(m, f) for f in fields],
+        ]
         for m in report.trend
     ]
     return _csv(["period", "rank", "institution_id", "institution", *fields], rows)
@@ -422,14 +426,39 @@ def data_csv(report: DataQuality) -> bytes:
         for s in report.sources
     ]
     rows += [
-        ["category", c.category, c.label, None, None, None, None, c.indicators, None,
-         report.entities, c.entities_with_value, c.share, None, c.fill_rate]
+        [
+            "category",
+            c.category,
+            c.label,
+            None,
+            None,
+            None,
+            None,
+            c.indicators,
+            None,
+            report.entities,
+            c.entities_with_value,
+            c.share,
+            None,
+            c.fill_rate,
+        ]
         for c in report.categories
     ]
     header = [
-        "kind", "code", "name", "schedule", "last_batch_at", "state", "overdue_days",
-        "batches_or_indicators", "rejected_batches", "rows_or_entities",
-        "rejected_or_with_value", "rejection_rate_or_share", "top_reasons", "fill_rate",
+        "kind",
+        "code",
+        "name",
+        "schedule",
+        "last_batch_at",
+        "state",
+        "overdue_days",
+        "batches_or_indicators",
+        "rejected_batches",
+        "rows_or_entities",
+        "rejected_or_with_value",
+        "rejection_rate_or_share",
+        "top_reasons",
+        "fill_rate",
     ]
     return _csv(header, rows)
 
@@ -445,8 +474,16 @@ def coverage_csv(report: Coverage) -> bytes:
     ]
     names = {d.code: d.name for d in report.districts}
     rows += [
-        ["month", t.district or "", names.get(t.district or "", "") if t.district else "",
-         t.month, None, t.new_borrowers, t.borrowers, t.share]
+        [
+            "month",
+            t.district or "",
+            names.get(t.district or "", "") if t.district else "",
+            t.month,
+            None,
+            t.new_borrowers,
+            t.borrowers,
+            t.share,
+        ]
         for t in report.trend
     ]
     return _csv(

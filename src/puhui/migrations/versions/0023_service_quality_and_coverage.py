@@ -20,9 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     # coverage of inclusive finance counts active entities by district and industry
     # section from this index alone (a covering index scan, not the 1.38 M-row table)
-    op.create_index(
-        "ix_entities_coverage", "entities", ["status", "district", "industry_section"]
-    )
+    op.create_index("ix_entities_coverage", "entities", ["status", "district", "industry_section"])
 
 
 def downgrade() -> None:
