@@ -25,6 +25,7 @@ from bench import (
     monitoring,
     profile_query,
     psi,
+    quality,
     scoring,
 )
 
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "audit": audit_chain.run,
     "scoring": scoring.run,
     "monitoring": monitoring.run,
+    "quality": quality.run,
 }
 
 

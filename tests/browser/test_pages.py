@@ -398,9 +398,7 @@ def test_the_district_map_and_the_service_trend_render_with_real_figures(new_pag
     login(page, "regulator")
     page.goto("/quality/coverage")
     page.wait_for_selector("#district-map canvas")
-    tiles = page.eval_on_selector(
-        "#tiles-data", "el => JSON.parse(el.textContent).tiles.length"
-    )
+    tiles = page.eval_on_selector("#tiles-data", "el => JSON.parse(el.textContent).tiles.length")
     assert tiles == 10
     assert page.locator("#districts tbody tr").count() == 10
     page.select_option("#coverage-pick", "1")  # compare the city with a district

@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    extract,
     false,
     func,
     literal_column,
@@ -423,7 +424,7 @@ def _month(session: Session, column: Any) -> Any:
 
 def _hours(session: Session, later: Any, earlier: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        return func.extract(literal_column("'epoch'"), later - earlier) / 3600.0
+        return extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
 
 
@@ -474,9 +475,9 @@ def league_medians(session: Session, *, since: datetime | None) -> list[tuple[An
         month.label("month"),
         hours.label("h"),
         func.row_number()
-        .over(partition_by=(Claim.institution_id, month), order_by=hours)
+        .over(partition_by=[Claim.institution_id, month], order_by=hours)
         .label("rm"),
-        func.count().over(partition_by=(Claim.institution_id, month)).label("nm"),
+        func.count().over(partition_by=[Claim.institution_id, month]).label("nm"),
         func.row_number().over(partition_by=Claim.institution_id, order_by=hours).label("ri"),
         func.count().over(partition_by=Claim.institution_id).label("ni"),
         func.row_number().over(partition_by=month, order_by=hours).label("rp"),
