@@ -71,7 +71,7 @@ def _pg_reachable() -> str | None:
         psycopg.connect(
             "host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=2
         ).close()
-    except Exception:  # noqa: BLE001 - no server: SQLite only
+    except Exception:  # no server: SQLite only
         return None
     return DEFAULT_PG
 
@@ -354,7 +354,7 @@ def _measure(factory: sessionmaker[Session], settings: Any) -> dict[str, Any]:
         out["baseline_count_claims"] = _ms(scan)
         for path in PAGES:
             times = []
-            for i in range(REPEAT + 1):
+            for _ in range(REPEAT + 1):
                 t = time.perf_counter()
                 r = client.get(path, headers=h)
                 times.append(time.perf_counter() - t)
