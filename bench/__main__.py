@@ -25,6 +25,7 @@ from bench import (
     monitoring,
     profile_query,
     psi,
+    quality,
     registry_load,
     scoring,
     stats,
@@ -46,6 +47,7 @@ BENCHMARKS = {
     "monitoring": monitoring.run,
     "stats": stats.run,
     "registry_load": registry_load.run,
+    "quality": quality.run,
 }
 
 

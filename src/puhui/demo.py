@@ -463,6 +463,104 @@ def seed_matching(session: Session) -> None:
         claim_id=claim.id,
         data=ClaimStep(to="contacted"),
     )
+    seed_quality(session)
+
+
+def seed_quality(session: Session, *, entities_n: int = 48) -> None:
+    """Six months of matching history so that service quality and inclusive coverage show
+    real figures: demands of the city's entities (after the demo enterprise), claimed by
+    the two demo banks, contacted after a few hours or never, some granted, rated and
+    called back, the missed ones expired by the sweep. Deterministic (seeded)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from puhui.core.errors import PuhuiError
+    from puhui.matching import service as matching
+    from puhui.matching.models import Callback
+    from puhui.matching.schemas import ClaimStep, DemandCreate, Rating
+
+    managers = [_actor(session, "bank_cm"), _actor(session, "bank2_cm")]
+    codes = entities.first_entities(session, entities_n + 1)[1:]
+    if None in managers or not codes:
+        return
+    rng = random.Random(9)  # noqa: S311 - demo data, not secrets
+    now = datetime.now(UTC)
+
+    def one(i: int, code: str) -> None:
+        raised = now - timedelta(days=15 + (i % 6) * 30, hours=rng.randint(0, 48))
+        ent = Actor(user_id=None, username="demo", role=Role.ENTERPRISE, entity_uscc=code)
+        demand = matching.create_demand(
+            session,
+            actor=ent,
+            data=DemandCreate(
+                amount=Decimal(rng.choice(("200000", "500000", "1000000"))),
+                term_months=12,
+                purpose="流动资金周转",
+                contact_name="财务负责人",
+                contact_mobile=f"1370000{i:04d}",
+            ),
+            now=raised,
+        )
+        # the first bank answers faster and grants more than the second
+        order = [0, 1] if i % 3 else [1, 0]
+        for n, k in enumerate(order[: 1 + (i % 2)]):
+            cm = managers[k]
+            assert cm is not None
+            at = raised + timedelta(minutes=10 + 20 * n)
+            claim = matching.claim_demand(session, actor=cm, demand_id=demand.id, now=at)
+            if rng.random() < (0.15 if k == 0 else 0.35):
+                continue  # never contacted: the sweep expires it
+            hours = rng.uniform(0.5, 6) if k == 0 else rng.uniform(2, 30)
+            steps = ["contacted"]
+            if (k == 0 and rng.random() < 0.55) or (k == 1 and rng.random() < 0.3):
+                steps += ["under_review", "approved", "granted"]
+            for j, to in enumerate(steps):
+                if demand.status != "open":
+                    break
+                body: dict[str, object] = {"to": to}
+                if to in ("approved", "granted"):
+                    body.update(amount=Decimal("300000"), rate=Decimal("4.2"))
+                matching.step(
+                    session,
+                    actor=cm,
+                    demand_id=demand.id,
+                    claim_id=claim.id,
+                    data=ClaimStep.model_validate(body),
+                    now=at + timedelta(hours=hours + 24 * j),
+                )
+            if rng.random() < 0.5:
+                matching.rate(
+                    session,
+                    actor=ent,
+                    demand_id=demand.id,
+                    claim_id=claim.id,
+                    data=Rating(rating=rng.choice((5, 5, 4, 4, 3) if k == 0 else (4, 3, 3, 2))),
+                )
+        if i % 4 == 0:
+            happy = rng.random() < 0.7
+            session.add(
+                Callback(
+                    demand_id=demand.id,
+                    reason="sampled",
+                    status="done",
+                    created_at=raised + timedelta(days=8),
+                    called_at=raised + timedelta(days=8),
+                    reached=True,
+                    contacted_by_bank=happy,
+                    satisfaction=rng.choice((4, 5)) if happy else rng.choice((1, 2)),
+                    complaint="" if happy else "银行迟迟没有联系",
+                )
+            )
+
+    for i, code in enumerate(codes):
+        try:
+            with session.begin_nested():
+                one(i, code)
+        except PuhuiError:  # an entity that may not raise a demand (closed, …): skip it
+            continue
+    session.flush()
+    matching.sweep(session, now=now)
 
 
 def _verify_demo_enterprise(session: Session, uscc: str) -> None:

@@ -40,6 +40,8 @@ def routers() -> list[APIRouter]:
     from puhui.profile import routes as profile_api
     from puhui.profile import views as profile_views
     from puhui.psi import routes as psi_api
+    from puhui.quality import routes as quality_api
+    from puhui.quality import views as quality_views
     from puhui.scoring import routes as scoring_api
     from puhui.scoring import views as scoring_views
     from puhui.stats import routes as stats_api
@@ -66,6 +68,7 @@ def routers() -> list[APIRouter]:
         operations_api.router,
         verification_api.router,
         stats_api.router,
+        quality_api.router,
         accounts_views.router,
         audit_views.router,
         catalog_views.router,
@@ -83,4 +86,5 @@ def routers() -> list[APIRouter]:
         operations_views.router,
         verification_views.router,
         stats_views.router,
+        quality_views.router,
     ]

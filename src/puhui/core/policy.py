@@ -124,6 +124,9 @@ class Action(StrEnum):
     IDENTITY_REVIEW = "identity.review"  # operators review ID photos (manual provider)
     STATS_READ = "stats.read"  # platform statistics: operator and regulator pages, API, CSV
     STATS_MANAGE = "stats.manage"  # operators enter the LPR (for the spread), queue a refresh
+    QUALITY_SERVICE_READ = "quality.service"  # banks' service quality (admins: own row)
+    QUALITY_DATA_READ = "quality.data"  # data sources' freshness, rejections, coverage
+    QUALITY_COVERAGE_READ = "quality.coverage"  # inclusive-finance coverage by place
 
 
 ALL_ROLES = frozenset(Role)
@@ -218,6 +221,9 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.IDENTITY_REVIEW: frozenset({Role.OPERATOR}),
     Action.STATS_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
     Action.STATS_MANAGE: frozenset({Role.OPERATOR}),
+    Action.QUALITY_SERVICE_READ: frozenset({Role.OPERATOR, Role.REGULATOR, Role.INSTITUTION_ADMIN}),
+    Action.QUALITY_DATA_READ: frozenset({Role.OPERATOR, Role.REGULATOR, Role.DATA_STEWARD}),
+    Action.QUALITY_COVERAGE_READ: frozenset({Role.OPERATOR, Role.REGULATOR}),
 }
 
 

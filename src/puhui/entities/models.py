@@ -41,6 +41,8 @@ class Entity(Base):
     __table_args__ = (
         Index("ix_entities_district", "district"),
         Index("ix_entities_legal_rep_id_bidx", "legal_rep_id_bidx"),
+        # inclusive-finance coverage counts active entities by place from this index alone
+        Index("ix_entities_coverage", "status", "district", "industry_section"),
     )
 
     @validates("legal_rep_id")

@@ -172,3 +172,14 @@ def touch(session: Session, entity_id: int) -> None:
 
 def first_usccs(session: Session, n: int) -> list[str]:
     return list(session.scalars(select(Entity.uscc).order_by(Entity.id).limit(n)))
+
+
+def counts_by_place(session: Session) -> list[tuple[str, str | None, int]]:
+    """Active entities by district and industry section (the covering index
+    ``ix_entities_coverage`` answers it without touching the table)."""
+    stmt = (
+        select(Entity.district, Entity.industry_section, func.count())
+        .where(Entity.status == "active")
+        .group_by(Entity.district, Entity.industry_section)
+    )
+    return [(str(d), s, int(n)) for d, s, n in session.execute(stmt)]

@@ -101,6 +101,11 @@ def ids_for(session: Session, codes: Sequence[str]) -> dict[str, int]:
     return repository.ids_for(session, list(codes))
 
 
+def counts_by_place(session: Session) -> list[tuple[str, str | None, int]]:
+    """(district, industry section, active entities) of the registry."""
+    return repository.counts_by_place(session)
+
+
 def max_id(session: Session) -> int:
     return repository.max_id(session)
 

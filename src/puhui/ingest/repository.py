@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from puhui.ingest.models import Batch, BatchIssue, DataSource
@@ -71,3 +71,37 @@ def batches_with_sources(session: Session, ids: list[int]) -> list[tuple[Batch, 
         .where(Batch.id.in_(ids))
     )
     return [(b, s) for b, s in rows]
+
+
+def source_batch_totals(session: Session, since: Any) -> list[tuple[Any, ...]]:
+    """Per data source: the last committed batch (ever), and since ``since`` the batches
+    received, the batches refused whole, and the values received and rejected in
+    committed batches. Sources without a batch have a row of zeros."""
+    committed = Batch.status == "committed"
+    recent = Batch.created_at >= since
+    stmt = (
+        select(
+            DataSource.id,
+            func.max(case((committed, Batch.committed_at))),
+            func.count(case((recent, Batch.id))),
+            func.count(case((and_(recent, Batch.status == "rejected"), Batch.id))),
+            func.coalesce(func.sum(case((and_(recent, committed), Batch.rows_total), else_=0)), 0),
+            func.coalesce(
+                func.sum(case((and_(recent, committed), Batch.rows_rejected), else_=0)), 0
+            ),
+        )
+        .outerjoin(Batch, Batch.source_id == DataSource.id)
+        .group_by(DataSource.id)
+    )
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def batch_reasons(session: Session, since: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(source, issue counts by reason) of each committed batch received since ``since``
+    (a few thousand batches a year: summed in Python)."""
+    rows = session.execute(
+        select(Batch.source_id, Batch.reasons).where(
+            Batch.created_at >= since, Batch.status == "committed"
+        )
+    )
+    return [(int(source_id), dict(reasons or {})) for source_id, reasons in rows]

@@ -838,3 +838,60 @@ def batch_of_job(session: Session, *, job: jobs.Job) -> Batch | None:
 def source_code_of(session: Session, batch: Batch) -> str:
     source = repository.source_by_id(session, batch.source_id)
     return source.code if source else ""
+
+
+# --- data quality across sources ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceActivity:
+    """What one data source sent: its last committed batch (ever) and, since a date,
+    the batches received and refused whole, the values received and rejected in
+    committed batches, and the rejected values by reason (warnings left out)."""
+
+    code: str
+    name: str
+    department: str
+    schedule: str
+    is_active: bool
+    last_batch_at: datetime | None
+    batches: int
+    rejected_batches: int
+    rows_total: int
+    rows_rejected: int
+    reasons: dict[str, int]
+
+
+def source_activity(session: Session, *, since: datetime) -> list[SourceActivity]:
+    """Every data source, by code (see docs/quality.md for the SQL)."""
+    totals = {int(r[0]): r[1:] for r in repository.source_batch_totals(session, since)}
+    reasons: dict[int, dict[str, int]] = {}
+    for source_id, counts in repository.batch_reasons(session, since):
+        mine = reasons.setdefault(source_id, {})
+        for reason, n in counts.items():
+            if reason in WARNINGS:
+                continue
+            mine[reason] = mine.get(reason, 0) + int(n)
+    out = []
+    for source in session.scalars(repository.sources_query()):
+        last, batches, refused, total, rejected = totals.get(source.id, (None, 0, 0, 0, 0))
+        if isinstance(last, str):  # SQLite answers MAX over a CASE as text
+            last = datetime.fromisoformat(last)
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=ZoneInfo("UTC"))
+        out.append(
+            SourceActivity(
+                code=source.code,
+                name=source.name,
+                department=source.department,
+                schedule=source.schedule,
+                is_active=source.is_active,
+                last_batch_at=last,
+                batches=int(batches or 0),
+                rejected_batches=int(refused or 0),
+                rows_total=int(total or 0),
+                rows_rejected=int(rejected or 0),
+                reasons=reasons.get(source.id, {}),
+            )
+        )
+    return out

@@ -10,7 +10,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    exists,
+    extract,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from puhui.matching.models import (
@@ -399,36 +411,148 @@ def stalled_ids(session: Session, now: datetime, since: datetime) -> list[int]:
     return list(session.scalars(inner.limit(10_000)))
 
 
-def league_claims(session: Session, since: datetime | None) -> list[tuple[Any, ...]]:
-    """(institution, status, claimed at, contacted at, contact due, overdue, rating) of
-    every claim made since ``since`` (streamed in chunks)."""
+def _month(session: Session, column: Any) -> Any:
+    """The calendar month of a UTC timestamp in Asia/Shanghai, as ``YYYY-MM`` (literals,
+    not bound parameters, so PostgreSQL sees the same expression in SELECT and GROUP BY)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(
+            func.timezone(literal_column("'Asia/Shanghai'"), column),
+            literal_column("'YYYY-MM'"),
+        )
+    return func.strftime(literal_column("'%Y-%m'"), column, literal_column("'+8 hours'"))
+
+
+def _hours(session: Session, later: Any, earlier: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def league_months(
+    session: Session, *, since: datetime | None, now: datetime, active: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Per institution and month the claim was made (Asia/Shanghai): claims, still
+    active, contacted within the contact deadline, whose contact is known (contacted, or
+    the deadline passed, or the claim ended), granted, missed a deadline, the sum and
+    number of the enterprises' ratings."""
+    is_active = Claim.status.in_(list(active))
+    month = _month(session, Claim.created_at).label("month")
     stmt = select(
         Claim.institution_id,
-        Claim.status,
-        Claim.created_at,
-        Claim.contacted_at,
-        Claim.contact_due_at,
-        Claim.overdue,
-        Claim.rating,
+        month,
+        func.count(),
+        func.sum(case((is_active, 1), else_=0)),
+        func.sum(case((Claim.contacted_at <= Claim.contact_due_at, 1), else_=0)),
+        func.sum(
+            case(
+                (Claim.contacted_at.is_not(None), 1),
+                (or_(Claim.contact_due_at <= now, ~is_active), 1),
+                else_=0,
+            )
+        ),
+        func.sum(case((Claim.status == "granted", 1), else_=0)),
+        func.sum(case((Claim.overdue.is_(True), 1), else_=0)),
+        func.coalesce(func.sum(Claim.rating), 0),
+        func.count(Claim.rating),
     )
     if since is not None:
         stmt = stmt.where(Claim.created_at >= since)
-    return [tuple(row) for row in session.execute(stmt.execution_options(yield_per=5000))]
+    stmt = stmt.group_by(Claim.institution_id, month)
+    return [tuple(row) for row in session.execute(stmt)]
 
 
-def callback_satisfaction(session: Session) -> dict[int, list[int]]:
-    """Callback satisfaction scores per institution that claimed the demand called about."""
+def league_medians(session: Session, *, since: datetime | None) -> list[tuple[Any, ...]]:
+    """The middle contact time(s) (hours from claim to first contact) of every
+    institution, institution and month, and month: rows ``(scope, institution, month,
+    hours)`` where scope is ``i`` (institution), ``m`` (institution and month) or ``p``
+    (the platform in a month); the median of a group is the mean of its rows. Window
+    functions rank the contact times so that only the one or two middle ones leave the
+    database."""
+    month = _month(session, Claim.created_at)
+    hours = _hours(session, Claim.contacted_at, Claim.created_at)
+    inner = select(
+        Claim.institution_id.label("inst"),
+        month.label("month"),
+        hours.label("h"),
+        func.row_number()
+        .over(partition_by=[Claim.institution_id, month], order_by=hours)
+        .label("rm"),
+        func.count().over(partition_by=[Claim.institution_id, month]).label("nm"),
+        func.row_number().over(partition_by=Claim.institution_id, order_by=hours).label("ri"),
+        func.count().over(partition_by=Claim.institution_id).label("ni"),
+        func.row_number().over(partition_by=month, order_by=hours).label("rp"),
+        func.count().over(partition_by=month).label("np"),
+    ).where(Claim.contacted_at.is_not(None))
+    if since is not None:
+        inner = inner.where(Claim.created_at >= since)
+    sub = inner.subquery()
+
+    def middle(rank: Any, n: Any) -> Any:  # 2r in {n, n+1, n+2}: one or two middle rows
+        return and_(2 * rank >= n, 2 * rank <= n + 2)
+
     rows = session.execute(
-        select(Claim.institution_id, Callback.satisfaction)
-        .join(Callback, Callback.demand_id == Claim.demand_id)
-        .where(Callback.satisfaction.is_not(None))
+        select(sub.c.inst, sub.c.month, sub.c.h, sub.c.rm, sub.c.nm, sub.c.ri, sub.c.ni)
+        .add_columns(sub.c.rp, sub.c.np)
+        .where(
+            or_(middle(sub.c.rm, sub.c.nm), middle(sub.c.ri, sub.c.ni), middle(sub.c.rp, sub.c.np))
+        )
     )
-    out: dict[int, list[int]] = {}
-    for institution_id, satisfaction in rows:
-        if satisfaction is None:
-            continue
-        out.setdefault(int(institution_id), []).append(int(satisfaction))
+    out: list[tuple[Any, ...]] = []
+    for inst, m, h, rm, nm, ri, ni, rp, np_ in rows:
+        if nm <= 2 * rm <= nm + 2:
+            out.append(("m", int(inst), m, float(h)))
+        if ni <= 2 * ri <= ni + 2:
+            out.append(("i", int(inst), None, float(h)))
+        if np_ <= 2 * rp <= np_ + 2:
+            out.append(("p", None, m, float(h)))
     return out
+
+
+def league_callbacks(session: Session, *, since: datetime | None) -> list[tuple[Any, ...]]:
+    """Per institution that claimed the demand called about and the month of its claim:
+    the sum and number of callback satisfaction scores, and the complaints (a callback
+    with a complaint recorded)."""
+    month = _month(session, Claim.created_at).label("month")
+    stmt = (
+        select(
+            Claim.institution_id,
+            month,
+            func.coalesce(func.sum(Callback.satisfaction), 0),
+            func.count(Callback.satisfaction),
+            func.sum(case((Callback.complaint != "", 1), else_=0)),
+        )
+        .join(Callback, Callback.demand_id == Claim.demand_id)
+        .where(Callback.status == "done")
+    )
+    if since is not None:
+        stmt = stmt.where(Claim.created_at >= since)
+    stmt = stmt.group_by(Claim.institution_id, month)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+# --- inclusive-finance coverage -------------------------------------------------------------
+
+
+def first_loans(session: Session) -> list[tuple[Any, ...]]:
+    """Entities that got a loan through the platform (a demand granted), counted by the
+    district and industry section copied onto the demand and the month (Asia/Shanghai)
+    of their first grant: rows ``(district, section, month, entities)``."""
+    first = (
+        select(
+            Demand.entity_id,
+            func.min(Demand.district).label("district"),
+            func.min(Demand.industry_section).label("section"),
+            func.min(Demand.closed_at).label("at"),
+        )
+        .where(Demand.status == "granted")
+        .group_by(Demand.entity_id)
+        .subquery()
+    )
+    month = _month(session, first.c.at).label("month")
+    stmt = select(first.c.district, first.c.section, month, func.count()).group_by(
+        first.c.district, first.c.section, month
+    )
+    return [tuple(row) for row in session.execute(stmt)]
 
 
 def total_fen(session: Session) -> Decimal:

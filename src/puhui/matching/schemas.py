@@ -492,3 +492,27 @@ class LeagueRow(BaseModel):
     overdue: int
     satisfaction: float | None
     ratings: int
+    complaints: int = 0
+
+
+class LeagueMonth(BaseModel):
+    """One institution's figures for the claims it made in one month (Asia/Shanghai);
+    ``institution_id`` null is the platform as a whole."""
+
+    institution_id: int | None
+    month: str
+    claims: int
+    active: int
+    median_contact_hours: float | None
+    within_sla: float | None
+    granted: int
+    grant_rate: float | None
+    overdue: int
+    satisfaction: float | None
+    ratings: int
+    complaints: int
+
+
+class LeagueReport(BaseModel):
+    rows: list[LeagueRow]
+    months: list[LeagueMonth]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import random
 import secrets
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,6 +94,8 @@ from puhui.matching.schemas import (
     EventCreate,
     EventRead,
     Guarantee,
+    LeagueMonth,
+    LeagueReport,
     LeagueRow,
     LoanCodeCreate,
     LoanCodeRead,
@@ -1758,78 +1759,137 @@ def stalled(
     )
 
 
-def league(session: Session, *, since: datetime | None = None) -> list[LeagueRow]:
-    """How each institution serves the demands it claims: median hours to contact, the
-    share contacted within the deadline, grants, missed deadlines and satisfaction (the
-    enterprises' ratings and the operators' callbacks), best first."""
-    rows: dict[int, dict[str, Any]] = {}
+@dataclass
+class _Tally:
+    claims: int = 0
+    active: int = 0
+    in_sla: int = 0
+    contact_known: int = 0
+    granted: int = 0
+    overdue: int = 0
+    rating_sum: int = 0
+    ratings: int = 0
+    complaints: int = 0
+    middle: list[float] | None = None
+
+    def add(self, other: _Tally) -> None:
+        for name in (
+            "claims",
+            "active",
+            "in_sla",
+            "contact_known",
+            "granted",
+            "overdue",
+            "rating_sum",
+            "ratings",
+            "complaints",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def figures(self) -> dict[str, Any]:
+        """The league's definitions, the one place they are computed."""
+        ended = self.claims - self.active
+        return {
+            "claims": self.claims,
+            "active": self.active,
+            "median_contact_hours": round(sum(self.middle) / len(self.middle), 1)
+            if self.middle
+            else None,
+            "within_sla": round(self.in_sla / self.contact_known, 3)
+            if self.contact_known
+            else None,
+            "granted": self.granted,
+            "grant_rate": round(self.granted / ended, 3) if ended else None,
+            "overdue": self.overdue,
+            "satisfaction": round(self.rating_sum / self.ratings, 2) if self.ratings else None,
+            "ratings": self.ratings,
+            "complaints": self.complaints,
+        }
+
+
+def league_report(
+    session: Session, *, since: datetime | None = None, now: datetime | None = None
+) -> LeagueReport:
+    """How each institution serves the demands it claims, over the whole period and
+    month by month (the month the claim was made, Asia/Shanghai): median hours from claim
+    to contact, the share contacted within the deadline (of the claims whose contact is
+    known), grants and the grant rate (of ended claims), missed deadlines, satisfaction
+    (the enterprises' ratings and the operators' callbacks together) and complaints.
+    Everything is aggregated in the database (docs/quality.md has the SQL)."""
+    now = _now(now)
+    months: dict[tuple[int | None, str], _Tally] = {}
     for (
-        institution_id,
-        status,
-        claimed,
-        contacted,
-        due,
+        inst,
+        month,
+        claims,
+        active,
+        in_sla,
+        known,
+        granted,
         overdue,
-        rating,
-    ) in repository.league_claims(session, since):
-        r = rows.setdefault(
-            institution_id,
-            {
-                "claims": 0,
-                "active": 0,
-                "hours": [],
-                "in_sla": 0,
-                "contact_known": 0,
-                "granted": 0,
-                "ended": 0,
-                "overdue": 0,
-                "ratings": [],
-            },
+        r_sum,
+        r_n,
+    ) in repository.league_months(session, since=since, now=now, active=sorted(machine.ACTIVE)):
+        months[(int(inst), str(month))] = _Tally(
+            claims=int(claims),
+            active=int(active or 0),
+            in_sla=int(in_sla or 0),
+            contact_known=int(known or 0),
+            granted=int(granted or 0),
+            overdue=int(overdue or 0),
+            rating_sum=int(r_sum or 0),
+            ratings=int(r_n or 0),
         )
-        r["claims"] += 1
-        if status in machine.ACTIVE:
-            r["active"] += 1
+    for inst, month, s_sum, s_n, complaints in repository.league_callbacks(session, since=since):
+        t = months.setdefault((int(inst), str(month)), _Tally())
+        t.rating_sum += int(s_sum or 0)
+        t.ratings += int(s_n or 0)
+        t.complaints += int(complaints or 0)
+    totals: dict[int, _Tally] = {}
+    platform: dict[str, _Tally] = {}
+    for (inst, month), t in months.items():
+        assert inst is not None
+        totals.setdefault(inst, _Tally()).add(t)
+        platform.setdefault(month, _Tally()).add(t)
+    for scope, inst, month, hours in repository.league_medians(session, since=since):
+        if scope == "i":
+            target = totals.get(inst)
+        elif scope == "m":
+            target = months.get((inst, month))
         else:
-            r["ended"] += 1
-        if contacted is not None:
-            r["hours"].append((contacted - claimed).total_seconds() / 3600)
-            r["contact_known"] += 1
-            r["in_sla"] += contacted <= due
-        elif due <= utcnow() or status not in machine.ACTIVE:
-            r["contact_known"] += 1  # never contacted although the deadline passed
-        r["granted"] += status == "granted"
-        r["overdue"] += bool(overdue)
-        if rating is not None:
-            r["ratings"].append(rating)
-    calls = repository.callback_satisfaction(session)
-    names = _names(session, rows)
-    out = []
-    for institution_id, r in rows.items():
-        scores = r["ratings"] + calls.get(institution_id, [])
-        out.append(
-            LeagueRow(
-                institution_id=institution_id,
-                institution_name=names.get(institution_id, ""),
-                claims=r["claims"],
-                active=r["active"],
-                median_contact_hours=round(statistics.median(r["hours"]), 1)
-                if r["hours"]
-                else None,
-                within_sla=round(r["in_sla"] / r["contact_known"], 3)
-                if r["contact_known"]
-                else None,
-                granted=r["granted"],
-                grant_rate=round(r["granted"] / r["ended"], 3) if r["ended"] else None,
-                overdue=r["overdue"],
-                satisfaction=round(sum(scores) / len(scores), 2) if scores else None,
-                ratings=len(scores),
-            )
-        )
-    out.sort(
+            target = platform.get(month)
+        if target is not None:
+            target.middle = [*(target.middle or []), hours]
+    names = _names(session, totals)
+    rows = [
+        LeagueRow(institution_id=inst, institution_name=names.get(inst, ""), **t.figures())
+        for inst, t in totals.items()
+    ]
+    rows.sort(
         key=lambda row: (
             -(row.within_sla or 0),
             row.median_contact_hours or 1e9,
             row.institution_name,
         )
     )
-    return out
+    trend = [
+        LeagueMonth(institution_id=inst, month=month, **t.figures())
+        for (inst, month), t in sorted(months.items(), key=lambda kv: (kv[0][1], kv[0][0] or 0))
+    ]
+    trend += [
+        LeagueMonth(institution_id=None, month=month, **t.figures())
+        for month, t in sorted(platform.items())
+    ]
+    return LeagueReport(rows=rows, months=trend)
+
+
+def league(session: Session, *, since: datetime | None = None) -> list[LeagueRow]:
+    """The league table, best first (see :func:`league_report`)."""
+    return league_report(session, since=since).rows
+
+
+def first_loans(session: Session) -> list[tuple[str, str | None, str, int]]:
+    """Entities that got a loan through the platform (a demand of theirs was granted),
+    by district and industry section (as copied onto the demand) and the month
+    (Asia/Shanghai) of their first grant: ``(district, section, "YYYY-MM", entities)``."""
+    return [(str(d), s, str(m), int(n)) for d, s, m, n in repository.first_loans(session) if m]

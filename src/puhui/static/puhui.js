@@ -31,7 +31,7 @@ function drawTrends() {
         tooltip: { trigger: "axis" },
         xAxis: { type: "category", data: t.periods.map(String) },
         yAxis: { type: "value", name: t.unit_label || "" },
-        series: [{ type: "line", name: t.name, data: t.values }]
+        series: [{ type: t.type || "line", name: t.name, data: t.values }]
       }, true);
     }
     show(0);
@@ -66,3 +66,84 @@ function drawRoc() {
   });
 }
 window.addEventListener("load", drawRoc);
+
+// Monthly series: <div data-series-chart="ID of {months, metrics: [{key, label}],
+// series: [{name, values: {key: [...]}}]}" data-series-metric="select" data-series-pick="select">
+// draws the first series (the whole) and, when picked, one more to compare.
+function drawSeries() {
+  document.querySelectorAll("[data-series-chart]").forEach(function (box) {
+    if (!window.echarts) return;
+    var data = JSON.parse(document.getElementById(box.dataset.seriesChart).textContent);
+    var metric = document.getElementById(box.dataset.seriesMetric);
+    var pick = document.getElementById(box.dataset.seriesPick);
+    var chart = window.echarts.init(box);
+    function show() {
+      var key = metric ? metric.value : data.metrics[0].key;
+      var chosen = [0];
+      if (pick && Number(pick.value) > 0) chosen.push(Number(pick.value));
+      chart.setOption({
+        tooltip: { trigger: "axis" },
+        legend: { top: 0 },
+        xAxis: { type: "category", data: data.months },
+        yAxis: { type: "value" },
+        series: chosen.map(function (i) {
+          var s = data.series[i];
+          return { type: "line", name: s.name, data: s.values[key], connectNulls: false };
+        })
+      }, true);
+    }
+    show();
+    if (metric) metric.addEventListener("change", show);
+    if (pick) pick.addEventListener("change", show);
+    window.addEventListener("resize", function () { chart.resize(); });
+  });
+}
+window.addEventListener("load", drawSeries);
+
+// District tile map: <div data-tile-map="ID of {tiles: [{name, x, y, share, entities,
+// borrowers}], labels}">: one tile per district at its place on a grid, coloured by share.
+function drawTileMap() {
+  document.querySelectorAll("[data-tile-map]").forEach(function (box) {
+    if (!window.echarts) return;
+    var data = JSON.parse(document.getElementById(box.dataset.tileMap).textContent);
+    var cols = 1, rows = 1, top = 0;
+    data.tiles.forEach(function (t) {
+      cols = Math.max(cols, t.x + 1); rows = Math.max(rows, t.y + 1);
+      top = Math.max(top, t.share || 0);
+    });
+    var xs = [], ys = [];
+    for (var i = 0; i < cols; i++) xs.push(String(i));
+    for (var j = 0; j < rows; j++) ys.push(String(j));
+    var chart = window.echarts.init(box);
+    chart.setOption({
+      tooltip: {
+        formatter: function (p) {
+          var t = data.tiles[p.dataIndex];
+          return t.name + "<br>" + data.labels.share + ": " + (t.share === null ? "—" : t.share + "%") +
+            "<br>" + data.labels.borrowers + ": " + t.borrowers + " / " + data.labels.entities + ": " + t.entities;
+        }
+      },
+      grid: { left: 8, right: 8, top: 8, bottom: 48 },
+      xAxis: { type: "category", data: xs, show: false },
+      yAxis: { type: "category", data: ys, inverse: true, show: false },
+      visualMap: {
+        min: 0, max: top > 0 ? top : 1, calculable: true, orient: "horizontal", left: "center",
+        bottom: 0, text: [data.labels.share, ""], inRange: { color: ["#f2f6fb", "#1f5fa8"] }
+      },
+      series: [{
+        type: "heatmap",
+        data: data.tiles.map(function (t) { return [t.x, t.y, t.share === null ? 0 : t.share]; }),
+        itemStyle: { borderColor: "#fff", borderWidth: 3 },
+        label: {
+          show: true,
+          formatter: function (p) {
+            var t = data.tiles[p.dataIndex];
+            return t.name + "\n" + (t.share === null ? "—" : t.share + "%");
+          }
+        }
+      }]
+    });
+    window.addEventListener("resize", function () { chart.resize(); });
+  });
+}
+window.addEventListener("load", drawTileMap);

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alembic import op
+
 revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # coverage of inclusive finance counts active entities by district and industry
+    # section from this index alone (a covering index scan, not the 1.38 M-row table)
+    op.create_index("ix_entities_coverage", "entities", ["status", "district", "industry_section"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_entities_coverage", table_name="entities")
