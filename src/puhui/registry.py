@@ -8,6 +8,26 @@ from fastapi import APIRouter
 
 def load_all() -> None:
     """Import every module that registers models, job handlers or schedules."""
+    import puhui.accounts.tasks
+    import puhui.acquisition.models
+    import puhui.acquisition.tasks
+    import puhui.audit.tasks
+    import puhui.core.idempotency
+    import puhui.core.jobs
+    import puhui.core.limits
+    import puhui.ingest.tasks
+    import puhui.instant.models
+    import puhui.matching.tasks
+    import puhui.models
+    import puhui.monitoring.tasks
+    import puhui.notifications.tasks
+    import puhui.objections.tasks
+    import puhui.profile.tasks
+    import puhui.psi.tasks
+    import puhui.scoring.models
+    import puhui.scoring.tasks
+    import puhui.stats.tasks
+    import puhui.verification.tasks  # noqa: F401
 
 
 def routers() -> list[APIRouter]:
