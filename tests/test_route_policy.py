@@ -86,6 +86,8 @@ BODIES = {
     "/api/v1/monitoring/alerts/{alert_id}/actions": {"action": "acknowledge"},
     "/api/v1/monitoring/watchlist/{watch_id}/assignees": {"assignees": []},
     "/api/v1/monitoring/rules/{rule_id}/snoozes": {"uscc": "x", "until": "2030-01-01"},
+    "/api/v1/api-keys/{key_id}/certificate": {"certificate_id": None},
+    "/api/v1/client-certificates/policy": {"required": False},
     "/api/v1/objections/{objection_id}/answer": {
         "outcome": "no_error",
         "explanation": "经核实无误",
