@@ -46,7 +46,8 @@ def tls_extension(ssl_object: Any) -> dict[str, Any]:
     get_chain = getattr(ssl_object, "get_verified_chain", None)  # Python 3.13+
     if get_chain is not None:
         try:
-            chain = [_pem(c.public_bytes(ssl.ENCODING_DER)) for c in get_chain() or []]
+            # ssl.Certificate.public_bytes() gives PEM text by default
+            chain = [str(c.public_bytes()) for c in get_chain() or []]
         except (ssl.SSLError, ValueError, AttributeError):
             chain = []
     if not chain:

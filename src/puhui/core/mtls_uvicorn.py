@@ -14,7 +14,7 @@ PROTOCOL = "puhui.core.mtls_uvicorn:TlsH11Protocol"
 
 
 class TlsH11Protocol(H11Protocol):
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         extensions: dict[str, Any] = {PEER_EXTENSION: self.client}
