@@ -224,6 +224,12 @@ def serve(
 
     settings = _settings()
     tls = _tls_options(tls_cert, tls_key, client_ca, require_client_cert)
+    if settings.trusted_proxies.strip() and "http" not in tls:
+        from puhui.core.mtls_uvicorn import PROTOCOL
+
+        # the client-certificate header is believed from the TCP peer, which uvicorn's
+        # X-Forwarded-For handling would hide from the app: this protocol records it
+        tls["http"] = PROTOCOL
     _setup_logging()
     initialise(quiet=True)
     common: dict[str, Any] = {

@@ -9,8 +9,10 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -224,35 +226,84 @@ def own_engine(tmp_path):
     drop()
 
 
-class TestMutualTls:
-    def test_a_bound_key_over_a_real_mtls_connection(self, own_engine, settings, tmp_path):
-        import uvicorn
+@contextmanager
+def serving(app, **options) -> Iterator[int]:
+    """Serve ``app`` with uvicorn and the protocol ``puhui serve`` uses, on a free port."""
+    import uvicorn
 
+    from puhui.core.mtls_uvicorn import PROTOCOL
+
+    port = _free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        http=PROTOCOL,
+        **options,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def bound(own_engine, settings, tmp_path):
+    """An institution with a key bound to a certificate of a fresh platform CA, committed
+    in a database of the test's own (a real server reads it from other threads)."""
+    factory = sessionmaker(own_engine, expire_on_commit=False)
+    platform_ca = ca.init(ca.CaPaths(tmp_path / "ca"), common_name="Test CA")
+    raw = "phk_mtlstest_" + "s" * 40
+    with factory.begin() as session:
+        inst = Institution(name="丙银行", kind=InstitutionKind.BANK.value, code="BANK-C")
+        session.add(inst)
+        session.flush()
+        issued = certificates.issue(
+            session, authority=platform_ca, institution=inst, csr_data=None, days=5
+        )
+        session.add(
+            ApiKey(
+                institution_id=inst.id,
+                name="core",
+                role="risk_manager",
+                prefix="mtlstest",
+                key_digest=digest(raw),
+                client_certificate_id=issued.record.id,
+            )
+        )
+    return factory, issued, {"X-API-Key": raw}
+
+
+def _reasons(engine) -> list[str]:
+    with Session(engine) as session:
+        return [
+            e.details["reason"]
+            for e in session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action == "permission.denied")
+                .order_by(AuditEvent.seq)
+            )
+        ]
+
+
+class TestMutualTls:
+    def test_a_bound_key_over_a_real_mtls_connection(self, own_engine, settings, tmp_path, bound):
         from puhui.app import create_app
         from puhui.core import mtls
-        from puhui.core.mtls_uvicorn import PROTOCOL
 
-        factory = sessionmaker(own_engine, expire_on_commit=False)
-        platform_ca = ca.init(ca.CaPaths(tmp_path / "ca"), common_name="Test CA")
+        factory, issued, headers = bound
         rogue_ca = ca.init(ca.CaPaths(tmp_path / "rogue"), common_name="Test CA")
-        raw = "phk_mtlstest_" + "s" * 40
-        with factory.begin() as session:
-            inst = Institution(name="丙银行", kind=InstitutionKind.BANK.value, code="BANK-C")
-            session.add(inst)
-            session.flush()
-            issued = certificates.issue(
-                session, authority=platform_ca, institution=inst, csr_data=None, days=5
-            )
-            session.add(
-                ApiKey(
-                    institution_id=inst.id,
-                    name="core",
-                    role="risk_manager",
-                    prefix="mtlstest",
-                    key_digest=digest(raw),
-                    client_certificate_id=issued.record.id,
-                )
-            )
         rogue_key = ca.new_client_key()
         # the same subject and the same CA name, but another CA's signature
         rogue = ca.issue(
@@ -261,34 +312,16 @@ class TestMutualTls:
             subject=ca.client_subject(code="BANK-C", name="丙银行"),
             days=5,
         )
-
         server_crt, server_key = _server_cert(tmp_path)
-        port = _free_port()
-        config = uvicorn.Config(
-            create_app(settings, session_factory=factory, start_worker=False),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            http=PROTOCOL,
-            **mtls.server_ssl_options(
-                cert=str(server_crt),
-                key=str(server_key),
-                client_ca=str(tmp_path / "ca" / "ca.crt"),
-                require_client_cert=False,
-            ),
+        app = create_app(settings, session_factory=factory, start_worker=False)
+        tls = mtls.server_ssl_options(
+            cert=str(server_crt),
+            key=str(server_key),
+            client_ca=str(tmp_path / "ca" / "ca.crt"),
+            require_client_cert=False,
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 20
-            while not server.started:
-                assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-                time.sleep(0.05)
+        with serving(app, **tls) as port:
             url = f"https://127.0.0.1:{port}/api/v1/auth/logout"
-            headers = {"X-API-Key": raw}
             with _client(server_crt, issued.pem, issued.private_key_pem, tmp_path) as c:
                 r = c.post(url, headers=headers)
                 assert r.status_code == 204, r.text
@@ -297,12 +330,9 @@ class TestMutualTls:
                 r = c.post(url, headers=headers)
                 assert r.status_code == 401
                 assert r.json()["error"]["code"] == "client_certificate_required"
-            # a header naming the right certificate, sent directly (not by a trusted proxy)
-            with _client(server_crt) as c:
-                r = c.post(
-                    url, headers={**headers, "X-Client-Cert": issued.pem.replace("\n", "%0A")}
-                )
-                assert r.status_code == 401
+                # a header naming the right certificate, sent directly (not by a trusted proxy)
+                forged = {**headers, "X-Client-Cert": quote(issued.pem, safe="")}
+                assert c.post(url, headers=forged).status_code == 401
             with (
                 _client(
                     server_crt, ca.certificate_pem(rogue), ca.private_key_pem(rogue_key), tmp_path
@@ -310,14 +340,27 @@ class TestMutualTls:
                 pytest.raises(httpx.TransportError),
             ):
                 c.post(url, headers=headers)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        assert _reasons(own_engine) == ["no_certificate", "no_certificate"]
+
+    def test_behind_a_trusted_proxy_with_forwarded_for(self, own_engine, settings, bound):
+        """uvicorn rewrites the client address from X-Forwarded-For; the header is still
+        judged by the TCP peer (the proxy), which is what the protocol records."""
+        from puhui.app import create_app
+
+        factory, issued, headers = bound
+        proxy_settings = settings.model_copy(update={"trusted_proxies": "127.0.0.1"})
+        app = create_app(proxy_settings, session_factory=factory, start_worker=False)
+        with serving(app, proxy_headers=True, forwarded_allow_ips="127.0.0.1") as port:
+            url = f"http://127.0.0.1:{port}/api/v1/auth/logout"
+            forwarded = {**headers, "X-Forwarded-For": "203.0.113.9"}
+            with httpx.Client(timeout=10) as c:
+                r = c.post(url, headers={**forwarded, "X-Client-Cert": quote(issued.pem, safe="")})
+                assert r.status_code == 204, r.text
+                assert c.post(url, headers=forwarded).status_code == 401
         with Session(own_engine) as session:
-            reasons = [
-                e.details["reason"]
-                for e in session.scalars(
-                    select(AuditEvent).where(AuditEvent.action == "permission.denied")
+            ips = set(
+                session.scalars(
+                    select(AuditEvent.ip).where(AuditEvent.action == "permission.denied")
                 )
-            ]
-        assert reasons == ["no_certificate", "no_certificate"]
+            )
+        assert ips == {"203.0.113.9"}  # the real client, as the proxy reported it
