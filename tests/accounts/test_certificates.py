@@ -330,3 +330,40 @@ class TestPage:
             assert r.status_code == 303
             session.expire_all()
             assert session.get(Institution, bank["inst"].id).require_client_cert is True
+
+
+class TestProxyHeader:
+    @given(st.text(max_size=300))
+    def test_any_header_value_is_a_certificate_or_nothing(self, settings, value):
+        from starlette.requests import Request
+
+        from puhui.core import mtls
+
+        trusting = settings.model_copy(update={"trusted_proxies": "127.0.0.1"})
+        scope = {
+            "type": "http",
+            "headers": [(b"x-client-cert", value.encode("utf-8"))],
+            "client": ("127.0.0.1", 1),
+        }
+        assert mtls.client_certificate(Request(scope), trusting) is None
+
+    def test_the_tls_extension_wins_and_untrusted_peers_are_ignored(self, settings, authority):
+        from starlette.requests import Request
+
+        from puhui.core import mtls
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = ca.issue(
+            authority, key.public_key(), subject=ca.client_subject(code="X", name="X"), days=1
+        )
+        pem = ca.certificate_pem(cert)
+        der = cert.public_bytes(serialization.Encoding.DER)
+        tls = {"type": "http", "headers": [], "extensions": {"tls": {"client_cert_chain": [pem]}}}
+        assert mtls.client_certificate(Request(tls), settings) == der
+        trusting = settings.model_copy(update={"trusted_proxies": "10.0.0.0/8"})
+        header = [(b"x-client-cert", quote(pem, safe="").encode())]
+        near = {"type": "http", "headers": header, "client": ("10.1.2.3", 1)}
+        far = {"type": "http", "headers": header, "client": ("11.1.2.3", 1)}
+        assert mtls.client_certificate(Request(near), trusting) == der
+        assert mtls.client_certificate(Request(far), trusting) is None
+        assert mtls.client_certificate(Request(near), settings) is None  # no proxies trusted
