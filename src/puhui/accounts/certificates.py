@@ -52,8 +52,13 @@ REJECTIONS = {
     ),
 }
 
-# what ClientCertificate.status() answers, for the pages
-STATUSES = (N_("valid"), N_("revoked"), N_("expired"), N_("not_yet_valid"))
+# what ClientCertificate.status() answers, as the pages show it
+STATUS_LABELS = {
+    "valid": N_("In force"),
+    "revoked": N_("Revoked"),
+    "expired": N_("Expired"),
+    "not_yet_valid": N_("Not yet valid"),
+}
 
 UNBINDABLE = {
     "revoked": N_("The certificate {serial} is revoked and cannot be bound."),

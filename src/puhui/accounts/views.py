@@ -724,6 +724,7 @@ def _api_keys_page(
         "usable": certificates.usable_for_institution(session, actor=actor),
         "serials": {c.id: c.serial for c in certs.items},
         "require_cert": certificates.is_required(session, actor=actor),
+        "status_labels": certificates.STATUS_LABELS,
         "now": utcnow(),
     }
     return render(request, "accounts/api_keys.html", ctx, status_code=status_code, actor=actor)
