@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -77,10 +76,6 @@ class Authority:
 def fingerprint(cert: x509.Certificate) -> str:
     """Hex SHA-256 of the certificate's DER encoding."""
     return cert.fingerprint(hashes.SHA256()).hex()
-
-
-def fingerprint_of_pem(pem: str | bytes) -> str:
-    return fingerprint(load_certificate(pem))
 
 
 def load_certificate(pem: str | bytes) -> x509.Certificate:
@@ -287,8 +282,3 @@ def issue(
 
 def subject_text(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string()[:300]
-
-
-def pem_fingerprint_hash(data: bytes) -> str:
-    """SHA-256 of raw DER bytes (the form a TLS stack hands over)."""
-    return hashlib.sha256(data).hexdigest()
