@@ -91,6 +91,8 @@ BODIES = {
         "approve": False,
         "reason": "照片模糊",
     },
+    "/api/v1/api-keys/{key_id}/certificate": {"certificate_id": None},
+    "/api/v1/client-certificates/policy": {"required": False},
     "/api/v1/objections/{objection_id}/answer": {
         "outcome": "no_error",
         "explanation": "经核实无误",

@@ -195,6 +195,27 @@ def serve(
             min=1, max=64, help="Server processes (more than one needs PostgreSQL; a CPU each)."
         ),
     ] = 1,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The private key of --tls-cert (PEM).")
+    ] = None,
+    client_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--client-ca",
+            help="Ask clients for a certificate issued by this CA (e.g. DATA_DIR/keys/ca/ca.crt).",
+        ),
+    ] = None,
+    require_client_cert: Annotated[
+        bool,
+        typer.Option(
+            "--require-client-cert/--optional-client-cert",
+            help="Refuse TLS connections without a client certificate (default: optional; "
+            "keys bound to a certificate need it either way).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the web UI and the API (and, on SQLite, the job worker)."""
     import uvicorn
@@ -202,6 +223,13 @@ def serve(
     from puhui.app import create_app
 
     settings = _settings()
+    tls = _tls_options(tls_cert, tls_key, client_ca, require_client_cert)
+    if settings.trusted_proxies.strip() and "http" not in tls:
+        from puhui.core.mtls_uvicorn import PROTOCOL
+
+        # the client-certificate header is believed from the TCP peer, which uvicorn's
+        # X-Forwarded-For handling would hide from the app: this protocol records it
+        tls["http"] = PROTOCOL
     _setup_logging()
     initialise(quiet=True)
     common: dict[str, Any] = {
@@ -210,6 +238,7 @@ def serve(
         "log_config": None,
         "access_log": False,
         "proxy_headers": True,
+        **tls,
     }
     if processes > 1:
         if settings.is_sqlite:
@@ -223,6 +252,43 @@ def serve(
         uvicorn.run("puhui.app:create_app", factory=True, workers=processes, **common)
         return
     uvicorn.run(create_app(settings, start_worker=worker), **common)
+
+
+def _tls_options(
+    cert: Path | None, key: Path | None, client_ca: Path | None, require_client_cert: bool
+) -> dict[str, Any]:
+    """Uvicorn options for ``serve --tls-*`` (validated before anything starts)."""
+    import ssl
+
+    from puhui.core import mtls
+    from puhui.core.mtls_uvicorn import PROTOCOL
+
+    if cert is None and key is None:
+        if client_ca is not None or require_client_cert:
+            raise fail("--client-ca and --require-client-cert need --tls-cert and --tls-key")
+        return {}
+    if cert is None or key is None:
+        raise fail("--tls-cert and --tls-key go together")
+    for option, path in (("--tls-cert", cert), ("--tls-key", key), ("--client-ca", client_ca)):
+        if path is not None and not path.is_file():
+            raise fail(f"{option}: no such file {path}")
+    if require_client_cert and client_ca is None:
+        raise fail("--require-client-cert needs --client-ca")
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert), str(key))
+        if client_ca is not None:
+            context.load_verify_locations(cafile=str(client_ca))
+    except (ssl.SSLError, OSError) as exc:
+        raise fail(f"TLS files do not load: {exc}") from exc
+    options = mtls.server_ssl_options(
+        cert=str(cert),
+        key=str(key),
+        client_ca=str(client_ca) if client_ca else None,
+        require_client_cert=require_client_cert,
+    )
+    options["http"] = PROTOCOL
+    return options
 
 
 @app.command("worker")
@@ -1073,3 +1139,211 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- ca -------------------------------------------------------------------------------------
+
+ca_app = typer.Typer(
+    help="The platform CA: client certificates for institutions' API keys (mTLS).",
+    no_args_is_help=True,
+)
+app.add_typer(ca_app, name="ca")
+
+
+@ca_app.command("init")
+def ca_init(
+    common_name: Annotated[
+        str, typer.Option("--common-name", help="Common name of the CA certificate.")
+    ] = "Puhui platform client CA",
+    days: Annotated[
+        int, typer.Option(min=30, max=7300, help="Validity of the CA certificate in days.")
+    ] = 3650,
+) -> None:
+    """Create the CA key (encrypted at rest) and its self-signed certificate."""
+    from puhui.audit import service as audit_service
+    from puhui.core.db import session_scope
+    from puhui.core.security import ca, fields
+
+    settings = _settings()
+    if not common_name.strip() or len(common_name) > 64:
+        raise fail("--common-name: 1 to 64 characters")
+    paths = ca.CaPaths(settings.ca_dir)
+    if paths.exists():
+        raise fail(f"a CA already exists in {paths.directory}; it is never overwritten")
+    initialise(quiet=True)
+    try:
+        authority = ca.init(paths, common_name=common_name.strip(), days=days)
+    except (ca.CaError, fields.FieldCryptoError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    with session_scope() as session:
+        audit_service.record(
+            session,
+            actor=None,
+            username="cli",
+            action="ca.init",
+            details={"fingerprint": ca.fingerprint(authority.cert), "days": days},
+        )
+    console.print(f"CA certificate: {paths.cert}")
+    console.print(f"SHA-256 fingerprint: {ca.fingerprint(authority.cert)}", soft_wrap=True)
+
+
+@ca_app.command("issue")
+def ca_issue(
+    institution: Annotated[
+        str, typer.Option("--institution", help="The institution's code (or its name).")
+    ],
+    csr: Annotated[
+        Path | None,
+        typer.Option(
+            "--csr", help="The institution's certificate signing request (PEM or DER, P-256)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for the certificate (and, without --csr, a generated private key).",
+        ),
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=1, max=825, help="Validity of the certificate in days.")
+    ] = 365,
+) -> None:
+    """Issue a client certificate for an institution: sign its CSR (its private key never
+    leaves it) or, without --csr, generate a key pair into --out."""
+    from puhui.accounts import certificates
+    from puhui.core.db import session_scope
+    from puhui.core.security import ca
+
+    settings = _settings()
+    csr_data = _read_csr(csr) if csr is not None else None
+    if csr is None and out is None:
+        raise fail("give --csr FILE (preferred: the key stays with the institution) or --out DIR")
+    if out is not None and out.exists() and not out.is_dir():
+        raise fail(f"--out: {out} is not a folder")
+    try:
+        authority = ca.load(ca.CaPaths(settings.ca_dir))
+    except ca.CaError as exc:
+        raise fail(str(exc)) from exc
+    initialise(quiet=True)
+    written: list[Path] = []
+    try:
+        with session_scope() as session:
+            inst = certificates.institution_for_cli(session, institution.strip())
+            issued = certificates.issue(
+                session, authority=authority, institution=inst, csr_data=csr_data, days=days
+            )
+            serial, fingerprint = issued.record.serial, issued.record.fingerprint
+            if out is not None:
+                stem = f"{inst.code or f'institution-{inst.id}'}-{serial[:16]}"
+                files = {f"{stem}.crt": issued.pem.encode("ascii")}
+                if issued.private_key_pem is not None:
+                    files[f"{stem}.key"] = issued.private_key_pem
+                files["ca.crt"] = settings.ca_dir.joinpath("ca.crt").read_bytes()
+                _write_new_files(out, files, written)
+    except FileExistsError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise fail(f"--out: {exc.filename} exists; nothing was issued") from exc
+    except Exception as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise fail(_message(exc)) from exc
+    if out is None:
+        sys.stdout.write(issued.pem)
+        err.print(f"serial {serial}, SHA-256 fingerprint {fingerprint}")
+        return
+    console.print(f"certificate serial [bold]{serial}[/]")
+    console.print(f"SHA-256 fingerprint: {fingerprint}", soft_wrap=True)
+    for path in written:
+        console.print(f"  wrote {path}")
+
+
+def _read_csr(csr: Path) -> bytes:
+    from puhui.core.security import ca
+
+    if not csr.is_file():
+        raise fail(f"--csr: no such file {csr}")
+    if csr.stat().st_size > 64 * 1024:
+        raise fail(f"--csr: {csr} is larger than 64 KiB; not a CSR")
+    data = csr.read_bytes()
+    try:
+        ca.check_csr(data)
+    except ca.CaError as exc:
+        raise fail(f"--csr: {exc}") from exc
+    return data
+
+
+def _write_new_files(out: Path, files: dict[str, bytes], written: list[Path]) -> None:
+    """Write owner-only files that must not exist yet (``ca.crt`` is kept when it does)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        path = out / name
+        if name == "ca.crt" and path.exists():
+            continue
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        written.append(path)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+
+
+@ca_app.command("list")
+def ca_list(
+    institution: Annotated[
+        str | None, typer.Option("--institution", help="Only this institution (code or name).")
+    ] = None,
+) -> None:
+    """The client certificates the CA issued, newest first."""
+    from puhui.accounts import certificates
+    from puhui.core.db import session_scope
+    from puhui.core.orm import utcnow
+
+    _settings()
+    initialise(quiet=True)
+    try:
+        with session_scope() as session:
+            inst_id = (
+                certificates.institution_for_cli(session, institution.strip()).id
+                if institution
+                else None
+            )
+            rows = certificates.list_all(session, institution_id=inst_id)
+            now = utcnow()
+            table = Table("serial", "institution", "subject", "not after", "status", "sha-256")
+            for c in rows:
+                table.add_row(
+                    c.serial,
+                    str(c.institution_id),
+                    c.subject,
+                    c.not_after.strftime("%Y-%m-%d"),
+                    c.status(now),
+                    c.fingerprint,
+                )
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
+    console.print(table)
+
+
+@ca_app.command("revoke")
+def ca_revoke(
+    serial: Annotated[str, typer.Argument(help="Serial of the certificate (hex).")],
+) -> None:
+    """Revoke a client certificate: API keys bound to it stop working at once."""
+    import re
+
+    from puhui.accounts import certificates
+    from puhui.core.db import session_scope
+
+    _settings()
+    if not re.fullmatch(r"[0-9A-Fa-f:]{1,60}", serial.strip()):
+        raise fail(f"SERIAL: {serial!r} is not a hexadecimal serial number")
+    initialise(quiet=True)
+    try:
+        with session_scope() as session:
+            record, keys = certificates.revoke_by_serial(session, serial=serial)
+            revoked_at = record.revoked_at
+    except Exception as exc:
+        raise fail(_message(exc)) from exc
+    console.print(f"certificate {serial} revoked at {revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+    if keys:
+        console.print(f"API keys bound to it, now refused: {', '.join(map(str, keys))}")

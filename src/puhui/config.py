@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, time
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -291,6 +292,17 @@ class Settings(BaseSettings):
         description="Risk-alert SMS wait out these hours (Asia/Shanghai, `HH:MM-HH:MM`; "
         "empty: none); the in-app message is immediate.",
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Addresses or networks (comma-separated) of TLS-terminating proxies whose "
+        "client-certificate header (PUHUI_CLIENT_CERT_HEADER) is believed; empty: none.",
+    )
+    client_cert_header: str = Field(
+        "X-Client-Cert",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Header in which a trusted proxy forwards the verified client certificate "
+        "(URL-encoded PEM, nginx's $ssl_client_escaped_cert).",
+    )
     log_level: str = Field("INFO", description="Python logging level.")
     log_format: Literal["json", "console"] = Field("json", description="Log line format.")
 
@@ -340,6 +352,11 @@ class Settings(BaseSettings):
                     "PUHUI_IDENTITY_VERIFICATION_HTTP_URL and a "
                     "PUHUI_IDENTITY_VERIFICATION_HTTP_SECRET of at least 32 characters"
                 )
+        if self.trusted_proxies.strip():
+            try:
+                self.trusted_proxy_networks  # noqa: B018 - parse now, fail at start-up
+            except ValueError as exc:
+                raise ValueError(f"PUHUI_TRUSTED_PROXIES: {exc}") from exc
         if len(self.secret_key) < 32:
             raise ValueError("PUHUI_SECRET_KEY must be at least 32 characters long")
         return self
@@ -355,6 +372,19 @@ class Settings(BaseSettings):
         if self.signing_key_file is not None:
             return self.signing_key_file
         return self.data_dir / "keys" / "platform-sm2.pem"
+
+    @property
+    def ca_dir(self) -> Path:
+        """The platform CA for institutions' client certificates (``puhui ca``)."""
+        return self.data_dir / "keys" / "ca"
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(
+            ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )
 
     @property
     def lake_dir(self) -> Path:

@@ -75,3 +75,22 @@ class SecondFactorEnrolmentRequired(PermissionDenied):
 class SecondFactorAlreadyEnrolled(Conflict):
     default_code = "second_factor_enrolled"
     default_message = "An authenticator is already set up for this account."
+
+
+class CertificateNotFound(NotFound):
+    default_code = "certificate_not_found"
+    default_message = "No such client certificate."
+
+
+class ClientCertificateRejected(PermissionDenied):
+    """A key that needs a client certificate came without the one it is bound to.
+
+    Answered 401 (the caller must authenticate differently), but a denial: the app's
+    handler records every PermissionDenied in the audit chain apart from the request's
+    rolled-back transaction, with the reason and the key's id among its details."""
+
+    default_status = 401
+    default_code = "client_certificate_required"
+    default_message = (
+        "This API key is bound to a client certificate: call over mutual TLS with that certificate."
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from puhui.core.orm import Base, CreatedAtMixin, UTCDateTime
@@ -23,6 +23,10 @@ class Institution(CreatedAtMixin, Base):
     kind: Mapped[str] = mapped_column(String(20))
     code: Mapped[str | None] = mapped_column(String(40), unique=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # every API key of the institution must be bound to a client certificate (decision 0018)
+    require_client_cert: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     @property
     def kind_enum(self) -> InstitutionKind:
@@ -108,12 +112,46 @@ class ApiKey(CreatedAtMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a bound key is accepted only over a connection that presents this certificate
+    client_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("client_certificates.id"))
 
     __table_args__ = (Index("ix_api_keys_institution_id", "institution_id"),)
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ClientCertificate(CreatedAtMixin, Base):
+    """A client certificate the platform CA issued to an institution (decision 0018).
+
+    ``fingerprint`` is the hex SHA-256 of the certificate's DER bytes: the one thing
+    compared when a connection presents a certificate. The PEM is public; the private key
+    never reaches the platform when the institution sent a CSR."""
+
+    __tablename__ = "client_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(40), unique=True)  # hex
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    subject: Mapped[str] = mapped_column(String(300))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pem: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_client_certificates_institution_id", "institution_id"),)
+
+    def status(self, now: datetime) -> str:
+        """``revoked``, ``expired``, ``not_yet_valid`` or ``valid``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if now >= self.not_after:
+            return "expired"
+        if now < self.not_before:
+            return "not_yet_valid"
+        return "valid"
 
 
 class OneTimeCode(CreatedAtMixin, Base):

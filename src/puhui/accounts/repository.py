@@ -12,6 +12,7 @@ from puhui.accounts.models import (
     MOBILE_PURPOSE,
     ApiKey,
     AuthSession,
+    ClientCertificate,
     Institution,
     OneTimeCode,
     RecoveryCode,
@@ -27,6 +28,10 @@ def institution_by_id(session: Session, institution_id: int) -> Institution | No
 
 def institution_by_name(session: Session, name: str) -> Institution | None:
     return session.scalar(select(Institution).where(Institution.name == name))
+
+
+def institution_by_code(session: Session, code: str) -> Institution | None:
+    return session.scalar(select(Institution).where(Institution.code == code))
 
 
 def institution_exists(session: Session, *, name: str, code: str | None) -> bool:
@@ -179,3 +184,29 @@ def count_unused_recovery_codes(session: Session, user_id: int) -> int:
         RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None)
     )
     return int(session.scalar(stmt) or 0)
+
+
+# --- client certificates -------------------------------------------------------------------
+
+
+def certificate_by_id(session: Session, certificate_id: int) -> ClientCertificate | None:
+    return session.get(ClientCertificate, certificate_id)
+
+
+def certificate_by_serial(session: Session, serial: str) -> ClientCertificate | None:
+    return session.scalar(select(ClientCertificate).where(ClientCertificate.serial == serial))
+
+
+def certificates_query(institution_id: int | None = None) -> Select[Any]:
+    stmt = select(ClientCertificate).order_by(ClientCertificate.id.desc())
+    if institution_id is not None:
+        stmt = stmt.where(ClientCertificate.institution_id == institution_id)
+    return stmt
+
+
+def keys_bound_to(session: Session, certificate_id: int) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.client_certificate_id == certificate_id).order_by(ApiKey.id)
+        )
+    )

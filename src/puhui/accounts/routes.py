@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from puhui.accounts import service
+from puhui.accounts import certificates, service
 from puhui.accounts.errors import (
     InvalidCode,
     InvalidSecondFactor,
@@ -16,9 +16,12 @@ from puhui.accounts.errors import (
     SecondFactorRequired,
 )
 from puhui.accounts.schemas import (
+    ApiKeyCertificateBinding,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    ClientCertificatePolicy,
+    ClientCertificateRead,
     EnterpriseRegistration,
     InstitutionCreate,
     InstitutionRead,
@@ -340,3 +343,46 @@ def revoke_api_key(
     session: Session = Depends(db),
 ) -> ApiKeyRead:
     return ApiKeyRead.model_validate(service.revoke_api_key(session, actor=actor, key_id=key_id))
+
+
+@router.put(
+    "/api-keys/{key_id}/certificate",
+    response_model=ApiKeyRead,
+    summary="Bind an API key to a client certificate (mTLS), or unbind it",
+)
+def bind_api_key_certificate(
+    key_id: int,
+    body: ApiKeyCertificateBinding,
+    actor: Actor = require(Action.APIKEY_MANAGE, obj="api_key"),
+    session: Session = Depends(db),
+) -> ApiKeyRead:
+    key = certificates.bind(session, actor=actor, key_id=key_id, certificate_id=body.certificate_id)
+    return ApiKeyRead.model_validate(key)
+
+
+@router.get(
+    "/client-certificates",
+    response_model=PageRead[ClientCertificateRead],
+    summary="My institution's client certificates (issued by the platform CA)",
+)
+def list_client_certificates(
+    params: PageParams = Depends(page_params),
+    actor: Actor = require(Action.APIKEY_MANAGE),
+    session: Session = Depends(db),
+) -> PageRead[ClientCertificateRead]:
+    page = certificates.list_for_institution(session, actor=actor, params=params)
+    return page_read(ClientCertificateRead, page)
+
+
+@router.put(
+    "/client-certificates/policy",
+    response_model=ClientCertificatePolicy,
+    summary="Require a bound client certificate for every API key of my institution",
+)
+def set_client_certificate_policy(
+    body: ClientCertificatePolicy,
+    actor: Actor = require(Action.APIKEY_MANAGE),
+    session: Session = Depends(db),
+) -> ClientCertificatePolicy:
+    inst = certificates.set_required(session, actor=actor, required=body.required)
+    return ClientCertificatePolicy(required=inst.require_client_cert)

@@ -158,6 +158,34 @@ class ApiKeyRead(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    client_certificate_id: int | None = Field(
+        None, description="The client certificate the key is bound to (mTLS), if any."
+    )
+
+
+class ApiKeyCertificateBinding(Input):
+    certificate_id: int | None = Field(
+        description="One of your institution's valid client certificates; null unbinds."
+    )
+
+
+class ClientCertificateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    serial: str
+    subject: str
+    fingerprint: str = Field(description="Hex SHA-256 of the certificate (DER).")
+    not_before: datetime
+    not_after: datetime
+    revoked_at: datetime | None
+    pem: str
+
+
+class ClientCertificatePolicy(Input):
+    required: bool = Field(
+        description="Every API key of the institution must be bound to a client certificate."
+    )
 
 
 class ApiKeyCreated(ApiKeyRead):

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from puhui.accounts import repository, second_factor
+from puhui.accounts import certificates, repository, second_factor
 from puhui.accounts.errors import (
     ApiKeyNotFound,
     CodeTooSoon,
@@ -461,7 +461,13 @@ def resolve_token(
     return actor_for(user, session_id=record.id, ip=ip, second_factor_at=record.second_factor_at)
 
 
-def resolve_api_key(session: Session, *, key: str, ip: str | None) -> Actor | None:
+def resolve_api_key(
+    session: Session, *, key: str, ip: str | None, certificate: str | None = None
+) -> Actor | None:
+    """The actor behind an API key; ``certificate`` is the SHA-256 fingerprint of the
+    client certificate the request came with. A key bound to a certificate (or any key of
+    an institution that requires one) without the right certificate raises
+    :class:`ClientCertificateRejected`."""
     parts = key.split("_")
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
@@ -472,6 +478,7 @@ def resolve_api_key(session: Session, *, key: str, ip: str | None) -> Actor | No
     if inst is None or not inst.is_active:
         return None
     now = utcnow()
+    certificates.check_key(session, key=api_key, institution=inst, presented=certificate, now=now)
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
         api_key.last_used_at = now
     return Actor(

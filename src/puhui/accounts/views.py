@@ -16,7 +16,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from qrcode.image.svg import SvgPathImage
 from sqlalchemy.orm import Session
 
-from puhui.accounts import service
+from puhui.accounts import certificates, service
 from puhui.accounts.errors import InvalidCode, InvalidSecondFactor, LoginFailed
 from puhui.accounts.schemas import (
     ApiKeyCreate,
@@ -31,6 +31,7 @@ from puhui.accounts.second_factor import PENDING_CODE, PENDING_ENROL
 from puhui.core.errors import PuhuiError
 from puhui.core.i18n import LOCALES, N_
 from puhui.core.limits import RateLimited
+from puhui.core.orm import utcnow
 from puhui.core.pagination import PageParams
 from puhui.core.policy import API_KEY_ROLES, ROLE_KINDS, Action, Actor, InstitutionKind, Role
 from puhui.core.web import (
@@ -792,12 +793,21 @@ def _api_keys_page(
 ) -> HTMLResponse:
     page = service.list_api_keys(session, actor=actor, params=params)
     roles = [r for r in API_KEY_ROLES if actor.institution_kind in ROLE_KINDS[r]]
+    certs = certificates.list_for_institution(
+        session, actor=actor, params=PageParams(page=1, per_page=100)
+    )
     ctx = {
         "page": page,
         "roles": sorted(roles),
         "created": created,
         "errors": errors or {},
         "summary": summary,
+        "certificates": certs.items,
+        "usable": certificates.usable_for_institution(session, actor=actor),
+        "serials": {c.id: c.serial for c in certs.items},
+        "require_cert": certificates.is_required(session, actor=actor),
+        "status_labels": certificates.STATUS_LABELS,
+        "now": utcnow(),
     }
     return render(request, "accounts/api_keys.html", ctx, status_code=status_code, actor=actor)
 
@@ -831,6 +841,41 @@ def api_keys_create(
             request, session, actor, PageParams(), errors=errors, summary=summary, status_code=422
         )
     return _api_keys_page(request, session, actor, PageParams(), created=raw, status_code=201)
+
+
+@router.post("/admin/api-keys/{key_id}/certificate", response_class=HTMLResponse)
+def api_keys_bind_certificate(
+    request: Request,
+    key_id: int,
+    certificate_id: Annotated[str, Form(max_length=20)] = "",
+    actor: Actor = require(Action.APIKEY_MANAGE, obj="api_key"),
+    session: Session = Depends(db),
+) -> Response:
+    try:
+        chosen = int(certificate_id) if certificate_id.strip() else None
+    except ValueError:
+        chosen = -1  # no certificate has this id: answered as "not found" below
+    try:
+        certificates.bind(session, actor=actor, key_id=key_id, certificate_id=chosen)
+    except PuhuiError as exc:
+        if exc.status == 404 and not exc.details:
+            raise  # the key is not this institution's
+        session.rollback()
+        errors, summary = _errors(request, exc)
+        return _api_keys_page(
+            request, session, actor, PageParams(), errors=errors, summary=summary, status_code=422
+        )
+    return redirect("/admin/api-keys")
+
+
+@router.post("/admin/api-keys/require-certificate")
+def api_keys_require_certificate(
+    required: Annotated[str, Form(max_length=5)] = "",
+    actor: Actor = require(Action.APIKEY_MANAGE),
+    session: Session = Depends(db),
+) -> Response:
+    certificates.set_required(session, actor=actor, required=required == "on")
+    return redirect("/admin/api-keys")
 
 
 @router.post("/admin/api-keys/{key_id}/revoke")
