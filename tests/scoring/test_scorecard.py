@@ -366,6 +366,31 @@ class TestSqlExport:
         got = _sql_scores(engine, card, data, rows)
         assert got == pytest.approx(scores.tolist(), abs=1e-6)
 
+    @pytest.mark.parametrize("edge", [1.2345678901234568e-300, 4.1e-297, 0.1, -30.25, 12.0])
+    def test_an_edge_the_engine_would_misread_as_a_literal_stays_exact(self, engine, edge):
+        """SQLite reads the literal 1.2345678901234568e-300 as a neighbouring double; the
+        export writes such an edge as an exact binary fraction, so a value equal to the
+        edge still falls in the upper bin, as on the platform."""
+        data = {
+            "base_points": 0,
+            "features": [
+                {
+                    "indicator": "NUM_0",
+                    "kind": "numeric",
+                    "bins": [
+                        {"lo": None, "hi": edge, "points": 1},
+                        {"lo": edge, "hi": None, "points": 2},
+                    ],
+                    "missing": {"points": 0},
+                }
+            ],
+        }
+        card = Scorecard.from_json(data)
+        rows = [{"NUM_0": edge}, {"NUM_0": math.nextafter(edge, -math.inf)}]
+        scores, _ = card.score_frame(_frame(data, rows))
+        assert scores.tolist() == [2.0, 1.0]
+        assert _sql_scores(engine, card, data, rows) == [2.0, 1.0]
+
     def test_sql_on_sqlite_too(self, tmp_path):
         """The suite's database is SQLite or PostgreSQL; this one is always SQLite."""
         from sqlalchemy import create_engine
