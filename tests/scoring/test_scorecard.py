@@ -59,6 +59,18 @@ def categorical_feature(draw: Any, indicator: str) -> dict[str, Any]:
     return out
 
 
+def _pick(draw: Any, data: dict[str, Any], *, min_bins: int) -> int:
+    """A numeric feature with at least ``min_bins`` bins, chosen among those that have
+    them (drawing any feature and rejecting the rest filtered too much input)."""
+    fit = [
+        i
+        for i, f in enumerate(data["features"])
+        if f["kind"] == "numeric" and len(f["bins"]) >= min_bins
+    ]
+    assume(fit)
+    return int(draw.draw(st.sampled_from(fit)))
+
+
 @st.composite
 def scorecards(draw: Any) -> dict[str, Any]:
     n = draw(st.integers(1, 4))
@@ -93,9 +105,8 @@ class TestValidator:
     @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_a_gap_or_overlap_between_bins_is_refused(self, data, draw):
-        f = draw.draw(st.integers(0, len(data["features"]) - 1))
+        f = _pick(draw, data, min_bins=2)
         bins = data["features"][f]["bins"]
-        assume(data["features"][f]["kind"] == "numeric" and len(bins) >= 2)
         i = draw.draw(st.integers(1, len(bins) - 1))
         shift = draw.draw(st.sampled_from([-1.0, 1.0]))
         broken = copy.deepcopy(data)
@@ -110,8 +121,7 @@ class TestValidator:
     @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_bins_out_of_order_are_refused(self, data, draw):
-        f = draw.draw(st.integers(0, len(data["features"]) - 1))
-        assume(data["features"][f]["kind"] == "numeric" and len(data["features"][f]["bins"]) >= 3)
+        f = _pick(draw, data, min_bins=3)
         broken = copy.deepcopy(data)
         bins = broken["features"][f]["bins"]
         bins[1], bins[2] = bins[2], bins[1]
@@ -122,8 +132,7 @@ class TestValidator:
     @settings(deadline=None)
     @given(scorecards(), st.data())
     def test_the_range_must_be_covered(self, data, draw):
-        f = draw.draw(st.integers(0, len(data["features"]) - 1))
-        assume(data["features"][f]["kind"] == "numeric")
+        f = _pick(draw, data, min_bins=1)
         broken = copy.deepcopy(data)
         end = draw.draw(st.sampled_from(["first", "last"]))
         if end == "first":
