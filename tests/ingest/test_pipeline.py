@@ -78,6 +78,7 @@ class TestPipeline:
             2,
             1,
         )
+        assert batch.accepted_by_category == {"basic": 2}  # the registry is basic information
         assert entities.ids_for(session, [A, B]).keys() == {A, B}
 
         data = tmp / "tax.csv"
@@ -100,6 +101,8 @@ class TestPipeline:
             batch.rows_rejected,
         ) == ("committed", "gbk", 5, 2, 3)
         assert batch.reasons == {"duplicate": 1, "not_allowed_value": 1, "unknown_indicator": 1}
+        # the two accepted values are of operating indicators (tax); rejected ones not counted
+        assert batch.accepted_by_category == {"operating": 2}
         issues = session.scalars(select(BatchIssue).where(BatchIssue.batch_id == batch.id)).all()
         assert [(i.row, i.column, i.reason, i.value) for i in issues] == [
             (3, "indicator", "unknown_indicator", "NO_SUCH"),

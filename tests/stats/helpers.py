@@ -3,7 +3,9 @@ happened, in March–May 2020 (Shanghai), so each figure can be worked out by ha
 
 =========  =======================================================================
 records    TAXT 1000 (committed 2020-03-10), TAXT 500 (2020-03-31 17:00 UTC, i.e.
-           1 April in Shanghai), SOCT 300 (2020-04-20); a rejected batch of 99
+           1 April in Shanghai), SOCT 300 (2020-04-20); a rejected batch of 99;
+           by category: TAXT's are 600 operating + 400 financial and 500 operating,
+           SOCT's 300 operating
 queries    bank1 2×query in March, bank2 1×monitoring in April
 demands    d1 e1 registered 03-01 → granted by bank1 03-11, 1 000 000 yuan at 4.50 %
            d2 e2 simple     03-05 → granted by bank2 04-08,   500 000 yuan at 4.00 %
@@ -63,7 +65,14 @@ def _entity(session: Session) -> int:
     return e.id
 
 
-def _batch(session: Session, source: DataSource, at: datetime, rows: int, status: str) -> None:
+def _batch(
+    session: Session,
+    source: DataSource,
+    at: datetime,
+    rows: int,
+    status: str,
+    by_category: dict[str, int] | None = None,
+) -> None:
     session.add(
         Batch(
             source_id=source.id,
@@ -74,6 +83,7 @@ def _batch(session: Session, source: DataSource, at: datetime, rows: int, status
             status=status,
             rows_total=rows,
             rows_accepted=rows,
+            accepted_by_category=by_category or {},
             committed_at=at if status == "committed" else None,
             created_at=at,
         )
@@ -147,10 +157,11 @@ def seed(session: Session) -> World:
     )
     session.add_all([tax, soc])
     session.flush()
-    _batch(session, tax, sh(2020, 3, 10), 1000, "committed")
-    _batch(session, tax, datetime(2020, 3, 31, 17, 0, tzinfo=UTC), 500, "committed")
-    _batch(session, soc, sh(2020, 4, 20), 300, "committed")
-    _batch(session, soc, sh(2020, 4, 21), 99, "rejected")
+    _batch(session, tax, sh(2020, 3, 10), 1000, "committed", {"operating": 600, "financial": 400})
+    late = datetime(2020, 3, 31, 17, 0, tzinfo=UTC)
+    _batch(session, tax, late, 500, "committed", {"operating": 500})
+    _batch(session, soc, sh(2020, 4, 20), 300, "committed", {"operating": 300})
+    _batch(session, soc, sh(2020, 4, 21), 99, "rejected", {"operating": 99})
 
     event = audit.record(session, actor=actor, action="test.seed")
     for inst, purpose, at in (

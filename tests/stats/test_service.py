@@ -16,8 +16,8 @@ from puhui.stats.schemas import LprCreate, StatsRead, Tenor
 from tests.stats.helpers import seed, sh
 
 
-def _overview(session, first: int = 202003, last: int = 202005) -> StatsRead:
-    return service.overview(session, first=first, last=last, locale="en")
+def _overview(session, first: int = 202003, last: int = 202005, locale: str = "en") -> StatsRead:
+    return service.overview(session, first=first, last=last, locale=locale)
 
 
 def _series(stats: StatsRead, key: str):
@@ -43,6 +43,15 @@ class TestFigures:
         assert rec.values == [1000, 800, 0]  # the 17:00 UTC batch is April in Shanghai
         assert rec.breakdown == {"TAXT": [1000, 500, 0], "SOCT": [0, 300, 0]}
         assert _figure(s, "records") == 1800
+
+    def test_records_by_category(self, session, seeded):
+        s = _overview(session, locale="en")
+        cat = _series(s, "records_by_category")
+        assert cat.values == [1000, 800, 0]  # the rejected batch's 99 are not counted
+        assert cat.breakdown == {"Operating": [600, 800, 0], "Financial": [400, 0, 0]}
+        assert _figure(s, "records_by_category") == 1800
+        zh = _series(_overview(session, locale="zh_CN"), "records_by_category")
+        assert set(zh.breakdown) == {"经营信息", "财务信息"}
 
     def test_queries_by_purpose_and_institution(self, session, seeded):
         s = _overview(session)

@@ -58,6 +58,10 @@ class Batch(CreatedAtMixin, Base):
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     rows_warned: Mapped[int] = mapped_column(Integer, default=0)
     reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # accepted values by indicator category (registry rows count as "basic")
+    accepted_by_category: Mapped[dict[str, int]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     lake_version: Mapped[int | None] = mapped_column(BigInteger)
     entities_touched: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)

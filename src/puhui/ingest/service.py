@@ -223,6 +223,20 @@ def ingest_path(
     return Outcome(batch_id, COMMITTED, duplicate=False)
 
 
+def _categories(session: Session) -> dict[int, str]:
+    """Indicator id → its category, for counting a batch's records by category."""
+    return {i.id: i.category for i in catalog.active_indicators(session)}
+
+
+def _count_categories(into: dict[str, int], rows: pl.DataFrame, categories: dict[int, str]) -> None:
+    if rows.height == 0:
+        return
+    per_indicator = rows.get_column("indicator_id").value_counts()
+    for indicator_id, n in per_indicator.iter_rows():
+        category = categories.get(int(indicator_id), "unknown")
+        into[category] = into.get(category, 0) + int(n)
+
+
 def _specs(session: Session) -> list[Spec]:
     return [
         Spec(
@@ -315,6 +329,7 @@ def _commit_observations(
 ) -> None:
     with session_scope(factory) as session:
         specs = _specs(session)
+        categories = _categories(session)
         table, allowed = catalog_frame(specs)
         registry = entities.registry_frame(session)
         n_entities = entities.max_id(session) + 1
@@ -322,6 +337,7 @@ def _commit_observations(
     seen = SeenKeys(n_entities, [s.id for s in specs if s.source == source])
     touched = np.zeros(n_entities, dtype=bool)
     counts = {"values": 0, "accepted": 0}
+    by_category: dict[str, int] = {}
 
     def accepted_chunks() -> Iterator[pl.DataFrame]:
         for chunk in stream.chunks():
@@ -357,6 +373,7 @@ def _commit_observations(
             )
             counts["values"] += chunk.height
             counts["accepted"] += rows.height
+            _count_categories(by_category, rows, categories)
             touched[rows.get_column("entity_id").to_numpy()] = True
             say("validating and writing", stream.done_fraction())
             yield rows
@@ -382,6 +399,7 @@ def _commit_observations(
             touched=int(touched.sum()),
             actor=actor,
             refresh=counts["accepted"] > 0,
+            by_category=by_category,
         )
 
 
@@ -409,6 +427,7 @@ def _commit_registry(
             touched=written,
             actor=actor,
             refresh=False,
+            by_category={"basic": written} if written else {},
         )
 
 
@@ -424,9 +443,11 @@ def _record(
     touched: int,
     actor: Actor | None,
     refresh: bool,
+    by_category: dict[str, int],
 ) -> None:
     batch = repository.batch(session, batch_id)
     assert batch is not None
+    batch.accepted_by_category = dict(sorted(by_category.items()))
     batch.format, batch.encoding, batch.layout = stream.format, stream.encoding, stream.layout
     # counts are of values (the rows of the long form; a wide row holds several)
     batch.rows_total = rows_total
@@ -566,6 +587,9 @@ def commit_derived(
         assert batch is not None
         batch.format, batch.layout = "derived", "long"
         batch.rows_total = batch.rows_accepted = rows.height
+        by_category: dict[str, int] = {}
+        _count_categories(by_category, rows, _categories(session))
+        batch.accepted_by_category = dict(sorted(by_category.items()))
         batch.rows_rejected = batch.rows_warned = 0
         batch.reasons = {}
         batch.lake_version = version

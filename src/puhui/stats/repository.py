@@ -63,6 +63,22 @@ def records_by_source(session: Session, since: datetime) -> list[Row]:
     return _rows(session, stmt)
 
 
+def records_by_category(session: Session, since: datetime) -> list[Row]:
+    """Accepted values by indicator category and month: summed from each committed batch's
+    ``accepted_by_category`` (a small JSON map; there are thousands of batches, not
+    millions, so the sum is done here rather than with each database's JSON functions)."""
+    month = month_of(session, Batch.committed_at)
+    stmt = select(month, Batch.accepted_by_category).where(
+        Batch.status == "committed", Batch.committed_at >= since
+    )
+    sums: dict[tuple[int, str], int] = {}
+    for m, counts in session.execute(stmt):
+        for category, n in (counts or {}).items():
+            key = (int(m), str(category))
+            sums[key] = sums.get(key, 0) + int(n)
+    return [(m, c, n) for (m, c), n in sorted(sums.items())]
+
+
 def queries_by(session: Session, since: datetime, column: Any) -> list[Row]:
     month = month_of(session, QueryRecord.created_at)
     stmt = (

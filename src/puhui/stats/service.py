@@ -66,6 +66,7 @@ COVERAGE_INDICATOR = "FIN_BANK_LOANS"
 # metrics recomputed for months ≥ since on each refresh
 ROLLING = (
     "records",
+    "records_cat",
     "queries_inst",
     "queries_purpose",
     "demands",
@@ -195,6 +196,7 @@ def refresh(
     repository.clear_months(session, ROLLING, since_month)
     rolling: dict[str, list[repository.Row]] = {
         "records": repository.records_by_source(session, since),
+        "records_cat": repository.records_by_category(session, since),
         "queries_inst": repository.queries_by_institution(session, since),
         "queries_purpose": repository.queries_by_purpose(session, since),
         "demands": repository.demands_by_channel(session, since),
@@ -403,6 +405,7 @@ class _Def:
 
 SERIES: tuple[_Def, ...] = (
     _Def("records", N_("Records collected"), Unit.COUNT),
+    _Def("records_by_category", N_("Records collected by category"), Unit.COUNT),
     _Def("entities", N_("Entities covered"), Unit.COUNT),
     _Def("coverage", N_("Share of entities with credit"), Unit.PERCENT),
     _Def("institutions", N_("Institutions connected"), Unit.COUNT),
@@ -569,6 +572,7 @@ def overview(  # noqa: PLR0915 - one figure after another, kept together on purp
 
     data: dict[str, tuple[list[float | None], dict[str, list[float | None]]]] = {
         "records": (total("records"), dict(raw["records"])),
+        "records_by_category": (total("records_cat"), tr_dims(raw["records_cat"])),
         "entities": (entities_m, {}),
         "coverage": (coverage_m, {}),
         "institutions": (inst_total, tr_dims(inst_split)),
@@ -611,6 +615,7 @@ def overview(  # noqa: PLR0915 - one figure after another, kept together on purp
 
     range_values: dict[str, float | None] = {
         "records": s(data["records"][0]),
+        "records_by_category": s(data["records_by_category"][0]),
         "entities": float(entities_now[1]) if entities_now else None,
         "coverage": (
             _ratio(float(credit_now[1]), float(entities_now[1]), 100)
