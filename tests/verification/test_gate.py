@@ -91,7 +91,8 @@ class TestGate:
             service.require_verified(session, actor=other)
 
     def test_other_roles_are_not_gated(self, session, town):
-        service.require_verified(session, actor=town.op_actor)
+        service.require_verified(session, actor=town.op_actor)  # raises if gated
+        assert not service.needs_verification(session, actor=town.op_actor)
 
     def test_the_requirement_can_be_turned_off_for_development(self, session, town, configured):
         settings = configured(identity_verification_required="false")
