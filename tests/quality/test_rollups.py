@@ -15,6 +15,7 @@ from puhui.entities import service as entities
 from puhui.matching import service as matching
 from puhui.quality import service
 from puhui.quality.models import Refresh
+from tests import factories
 from tests.city import drain
 from tests.quality.conftest import NOW, _claim, _raise, _step, refresh
 
@@ -80,6 +81,11 @@ class TestEqualsDirect:
             report = service.service_quality(s, actor=REGULATOR, months=3, now=NOW)
             cover = service.coverage(s, months=3, now=NOW)
         assert (report.rows, report.as_of, cover.borrowers, cover.as_of) == ([], None, 0, None)
+        factories.web_login(market.client, market.users["operator"].username)
+        for page in ("/quality/service", "/quality/coverage"):
+            r = market.client.get(page)
+            assert r.status_code == 200, page
+            assert "尚未计算" in r.text or "has not run" in r.text, page
 
 
 @settings(max_examples=60, deadline=None)
