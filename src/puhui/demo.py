@@ -561,6 +561,9 @@ def seed_quality(session: Session, *, entities_n: int = 48) -> None:
             continue
     session.flush()
     matching.sweep(session, now=now)
+    from puhui.quality import service as quality
+
+    quality.refresh(session)  # the pages read the rollups; don't wait for the hourly job
 
 
 def _verify_demo_enterprise(session: Session, uscc: str) -> None:

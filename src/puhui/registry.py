@@ -24,6 +24,7 @@ def load_all() -> None:
     import puhui.objections.tasks
     import puhui.profile.tasks
     import puhui.psi.tasks
+    import puhui.quality.tasks
     import puhui.scoring.models
     import puhui.scoring.tasks
     import puhui.stats.tasks

@@ -70,6 +70,14 @@ def _step(town: City, d: int, c: int, who: str, to: str, now: datetime) -> None:
         )
 
 
+def refresh(town: City, now: datetime = NOW) -> None:
+    """Recompute the quality rollups the service and coverage pages read."""
+    from puhui.quality import service
+
+    with town.factory.begin() as s:
+        service.refresh(s, now=now)
+
+
 @pytest.fixture
 def activity(market, tmp_path: Path) -> Activity:  # noqa: F811
     town = market
@@ -127,4 +135,5 @@ def activity(market, tmp_path: Path) -> Activity:  # noqa: F811
     )
     assert out.status == "committed"
     drain(town.factory)
+    refresh(town)
     return Activity(town=town, d1=d1, d2=d2, d3=d3, c=c.uscc)

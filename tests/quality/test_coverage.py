@@ -11,7 +11,7 @@ import re
 
 from puhui.quality import service
 from tests import factories
-from tests.quality.conftest import NOW
+from tests.quality.conftest import NOW, refresh
 
 
 def _report(town, months=3):
@@ -60,6 +60,7 @@ class TestCoverage:
 
         with activity.town.factory.begin() as s:
             entities.upsert(s, [record("丁已注销", district="330203", status="deregistered")])
+        refresh(activity.town)
         d = {x.code: x for x in _report(activity.town).districts}
         assert d["330203"].entities == 1
 

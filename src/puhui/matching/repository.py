@@ -508,6 +508,16 @@ def league_medians(session: Session, *, since: datetime | None) -> list[tuple[An
     return out
 
 
+def contact_hours(session: Session) -> list[tuple[Any, ...]]:
+    """Every contacted claim's institution, month (Asia/Shanghai) and hours from claim to
+    first contact, computed by the same expression as :func:`league_medians` (for the
+    quality rollups, which take exact medians of them)."""
+    month = _month(session, Claim.created_at)
+    hours = _hours(session, Claim.contacted_at, Claim.created_at)
+    stmt = select(Claim.institution_id, month, hours).where(Claim.contacted_at.is_not(None))
+    return [tuple(row) for row in session.execute(stmt)]
+
+
 def league_callbacks(session: Session, *, since: datetime | None) -> list[tuple[Any, ...]]:
     """Per institution that claimed the demand called about and the month of its claim:
     the sum and number of callback satisfaction scores, and the complaints (a callback

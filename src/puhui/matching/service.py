@@ -1845,13 +1845,38 @@ def league_report(
         t.rating_sum += int(s_sum or 0)
         t.ratings += int(s_n or 0)
         t.complaints += int(complaints or 0)
+    return _league(session, months, repository.league_medians(session, since=since))
+
+
+def league_from(
+    session: Session,
+    months: dict[tuple[int, str], dict[str, int]],
+    medians: Iterable[tuple[str, int | None, str | None, float]],
+) -> LeagueReport:
+    """The league from precomputed counts per (institution, month) (the fields of
+    :class:`_Tally`) and medians ``(scope, institution, month, hours)`` — scope ``i``, ``m``
+    or ``p`` as in :func:`repository.league_medians`, hours the median itself — with the
+    same definitions, ranking and rounding as :func:`league_report`."""
+    tallies: dict[tuple[int | None, str], _Tally] = {
+        key: _Tally(**counts)  # type: ignore[arg-type]  # the int fields only
+        for key, counts in months.items()
+    }
+    return _league(session, tallies, medians)
+
+
+def _league(
+    session: Session,
+    months: dict[tuple[int | None, str], _Tally],
+    medians: Iterable[tuple[Any, ...]],
+) -> LeagueReport:
     totals: dict[int, _Tally] = {}
     platform: dict[str, _Tally] = {}
     for (inst, month), t in months.items():
         assert inst is not None
         totals.setdefault(inst, _Tally()).add(t)
         platform.setdefault(month, _Tally()).add(t)
-    for scope, inst, month, hours in repository.league_medians(session, since=since):
+    for scope, inst, month, hours in medians:
+        target: _Tally | None
         if scope == "i":
             target = totals.get(inst)
         elif scope == "m":
@@ -1886,6 +1911,37 @@ def league_report(
 def league(session: Session, *, since: datetime | None = None) -> list[LeagueRow]:
     """The league table, best first (see :func:`league_report`)."""
     return league_report(session, since=since).rows
+
+
+def contact_hours(session: Session) -> list[tuple[int, str, float]]:
+    """``(institution, "YYYY-MM", hours from claim to first contact)`` of every contacted
+    claim, the values the league's medians are taken of."""
+    return [(int(i), str(m), float(h)) for i, m, h in repository.contact_hours(session)]
+
+
+def league_counts(
+    session: Session, *, now: datetime | None = None
+) -> dict[tuple[int, str], dict[str, int]]:
+    """The league's counts per (institution, month of the claim) over all claims, as of
+    ``now`` (the fields of the league's tallies), for rollups read by :func:`league_from`."""
+    now = _now(now)
+    out: dict[tuple[int, str], dict[str, int]] = {}
+    keys = ("claims", "active", "in_sla", "contact_known", "granted", "overdue")
+    for inst, month, *rest in repository.league_months(
+        session, since=None, now=now, active=sorted(machine.ACTIVE)
+    ):
+        counts = {k: int(v or 0) for k, v in zip(keys, rest[:6], strict=True)}
+        counts.update(rating_sum=int(rest[6] or 0), ratings=int(rest[7] or 0), complaints=0)
+        out[(int(inst), str(month))] = counts
+    for inst, month, s_sum, s_n, complaints in repository.league_callbacks(session, since=None):
+        c = out.setdefault(
+            (int(inst), str(month)),
+            dict.fromkeys((*keys, "rating_sum", "ratings", "complaints"), 0),
+        )
+        c["rating_sum"] += int(s_sum or 0)
+        c["ratings"] += int(s_n or 0)
+        c["complaints"] += int(complaints or 0)
+    return out
 
 
 def first_loans(session: Session) -> list[tuple[str, str | None, str, int]]:

@@ -1,5 +1,6 @@
 """Service quality, data quality and coverage over the API: `/api/v1/quality/service`,
-`/api/v1/quality/data`, `/api/v1/quality/coverage`, each also as `.csv`."""
+`/api/v1/quality/data`, `/api/v1/quality/coverage`, each also as `.csv`, and
+`POST /api/v1/quality/refresh` (operators queue a refresh of the rollups)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from puhui.core.jobs import enqueue
 from puhui.core.policy import Action, Actor
 from puhui.core.web import TxRoute, db, limited_download, request_locale, require
 from puhui.quality import service
@@ -119,3 +121,13 @@ def coverage_csv(
     body = service.coverage_csv(service.coverage(session, months=months))
     service.record_export(session, actor=actor, report="coverage", months=months)
     return _csv(body, "coverage.csv")
+
+
+@router.post(
+    "/refresh", status_code=202, summary="Queue a refresh of the service and coverage rollups"
+)
+def queue_refresh(
+    actor: Actor = require(Action.STATS_MANAGE), session: Session = Depends(db)
+) -> dict[str, int]:
+    job = enqueue(session, service.REFRESH_JOB, {})
+    return {"job_id": job.id}

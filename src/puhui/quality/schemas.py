@@ -83,6 +83,7 @@ class ServiceQuality(BaseModel):
     months: list[str]
     rows: list[ServiceRow]
     trend: list[LeagueMonth]  # per institution and month; institution_id null = platform
+    as_of: datetime | None = None  # when the rollups were refreshed (None: never yet)
 
 
 # --- data quality ---------------------------------------------------------------------
@@ -162,3 +163,4 @@ class Coverage(BaseModel):
     districts: list[PlaceCoverage]
     industries: list[PlaceCoverage]
     trend: list[CoverageMonth]
+    as_of: datetime | None = None  # when the rollups were refreshed (None: never yet)

@@ -3,12 +3,14 @@ by month), data quality by source and by indicator category, and the coverage of
 inclusive finance by district and industry.
 
 Invariants
-- Every figure is computed from the platform's own data when asked; nothing is stored.
-  docs/quality.md gives the SQL that reproduces each one.
-- Two figures read big things, and each is kept per process only while its input is
-  unchanged: the share of entities with a value per category scans the snapshot's
-  validity bitmaps (kept per snapshot version, which is immutable), the active entities
-  by place come from a covering index (kept per registry version).
+- Service quality and coverage are read from rollups (``quality_*`` tables) that
+  :func:`refresh` recomputes whole from the platform's own data (the hourly job, or an
+  operator's request); the figures are exactly those of the direct computation as of the
+  refresh (``as_of``), which tests/quality/test_rollups.py checks. docs/quality.md gives
+  the SQL that reproduces each one.
+- Data quality is computed when asked. The share of entities with a value per category
+  scans the snapshot's validity bitmaps, kept per process per snapshot version (which
+  is immutable).
 - An institution's administrator sees its own institution's row and trend; other
   institutions only as ranks (no id, no name).
 """
@@ -39,6 +41,8 @@ from puhui.core.snapshot import Snapshot, SnapshotNotFound, SnapshotView
 from puhui.entities import service as entities
 from puhui.ingest import service as ingest
 from puhui.matching import service as matching
+from puhui.quality import repository
+from puhui.quality.models import FirstLoans, Median, Place, Refresh, ServiceMonth
 from puhui.quality.schemas import (
     DISTRICT_TILES,
     SCHEDULE_DAYS,
@@ -59,7 +63,19 @@ TOP_REASONS = 3
 _lock = threading.Lock()
 _snapshots: dict[str, Snapshot] = {}
 _category_counts: dict[tuple[str, int], dict[str, tuple[int, int, float]]] = {}
-_place_counts: dict[tuple[str, str], list[tuple[str, str | None, int]]] = {}
+REFRESH_JOB = "quality.refresh"
+KEEP_REFRESHES = 200
+COUNT_FIELDS = (
+    "claims",
+    "active",
+    "in_sla",
+    "contact_known",
+    "granted",
+    "overdue",
+    "rating_sum",
+    "ratings",
+    "complaints",
+)
 
 
 def _share(part: int, whole: int, places: int = 4) -> float | None:
@@ -90,11 +106,28 @@ def service_quality(
     session: Session, *, actor: Actor, months: int = 12, now: datetime | None = None
 ) -> ServiceQuality:
     """The league over the claims made in the last ``months`` months, with each
-    institution's monthly figures; administrators see others anonymised."""
+    institution's monthly figures; administrators see others anonymised. Read from the
+    rollups: the figures are those of :func:`puhui.matching.service.league_report` as of
+    the last refresh (none before the first)."""
     now = now or utcnow()
     keys = month_keys(months, now)
     since = month_start(keys[0])
-    report = matching.league_report(session, since=since, now=now)
+    run = repository.last_refresh(session)
+    counts = {
+        (r.institution_id, r.month): {f: int(getattr(r, f)) for f in COUNT_FIELDS}
+        for r in repository.service_months(session, keys[0])
+    }
+    medians: list[tuple[str, int | None, str | None, float]] = [
+        ("m", i, m, h) for i, m, h in repository.medians(session, "m", keys[0])
+    ]
+    medians += [("p", None, m, h) for _i, m, h in repository.medians(session, "p", keys[0])]
+    # an institution's claims since keys[0] are those since its first month ≥ keys[0]
+    window: dict[int, tuple[str, float]] = {}
+    for i, m, h in repository.medians(session, "w", keys[0]):
+        if i not in window or m < window[i][0]:
+            window[i] = (m, h)
+    medians += [("i", i, None, h) for i, (_m, h) in window.items()]
+    report = matching.league_from(session, counts, medians)
     own = actor.institution_id if actor.role is Role.INSTITUTION_ADMIN else None
     named = actor.role is not Role.INSTITUTION_ADMIN
     rows = []
@@ -113,7 +146,96 @@ def service_quality(
         for m in report.months
         if m.month in keys and (named or m.institution_id is None or m.institution_id == own)
     ]
-    return ServiceQuality(since=since, months=keys, rows=rows, trend=trend)
+    return ServiceQuality(
+        since=since,
+        months=keys,
+        rows=rows,
+        trend=trend,
+        as_of=run.started_at if run else None,
+    )
+
+
+# --- the rollups ----------------------------------------------------------------------
+
+
+def refresh(session: Session, *, now: datetime | None = None) -> Refresh:
+    """Recompute every service-quality and coverage rollup as of ``now``, whole, in the
+    caller's transaction (readers see the old rollups until it commits). Idempotent."""
+    started = now or utcnow()
+    rows = repository.replace(
+        session,
+        ServiceMonth,
+        (
+            {"institution_id": inst, "month": month, **counts}
+            for (inst, month), counts in matching.league_counts(session, now=started).items()
+        ),
+    )
+    rows += repository.replace(
+        session,
+        Median,
+        (
+            {"scope": scope, "institution_id": inst, "month": month, "hours": hours}
+            for scope, inst, month, hours in contact_medians(matching.contact_hours(session))
+        ),
+    )
+    rows += repository.replace(
+        session,
+        FirstLoans,
+        (
+            {"district": d, "section": s or "", "month": m, "entities": n}
+            for d, s, m, n in matching.first_loans(session)
+        ),
+    )
+    rows += repository.replace(
+        session,
+        Place,
+        (
+            {"district": d, "section": s or "", "entities": n}
+            for d, s, n in entities.counts_by_place(session)
+        ),
+    )
+    run = Refresh(started_at=started, finished_at=utcnow(), rows=rows)
+    repository.add_refresh(session, run)
+    session.flush()
+    repository.prune_refreshes(session, KEEP_REFRESHES)
+    return run
+
+
+def last_refresh(session: Session) -> Refresh | None:
+    return repository.last_refresh(session)
+
+
+def _median(values: np.ndarray[Any, Any]) -> float:
+    """The mean of the one or two middle values, summed as the league sums them."""
+    ordered = np.sort(values)
+    n = len(ordered)
+    middle = (
+        [float(ordered[n // 2])] if n % 2 else [float(x) for x in ordered[n // 2 - 1 : n // 2 + 1]]
+    )
+    return sum(middle) / len(middle)
+
+
+def contact_medians(
+    values: Iterable[tuple[int, str, float]],
+) -> list[tuple[str, int, str, float]]:
+    """From every contacted claim's (institution, month, hours): the exact median of each
+    institution in a month (``m``), of the platform in a month (``p``, institution 0) and
+    of each institution over the months from each of its months on (``w``)."""
+    by_inst: dict[int, dict[str, list[float]]] = {}
+    by_month: dict[str, list[float]] = {}
+    for inst, month, hours in values:
+        by_inst.setdefault(inst, {}).setdefault(month, []).append(hours)
+        by_month.setdefault(month, []).append(hours)
+    out: list[tuple[str, int, str, float]] = []
+    for inst, per_month in by_inst.items():
+        acc: list[np.ndarray[Any, Any]] = []
+        for month in sorted(per_month, reverse=True):
+            arr = np.asarray(per_month[month], dtype=np.float64)
+            out.append(("m", inst, month, _median(arr)))
+            acc.append(arr)
+            out.append(("w", inst, month, _median(np.concatenate(acc))))
+    out += [("p", 0, m, _median(np.asarray(v, dtype=np.float64))) for m, v in by_month.items()]
+    return out
 
 
 # --- data quality ---------------------------------------------------------------------
@@ -265,8 +387,9 @@ def coverage(session: Session, *, months: int = 12, now: datetime | None = None)
     industry section, and month by month (cumulative) for the city and each district."""
     now = now or utcnow()
     keys = month_keys(months, now)
-    places = _places(session)
-    loans = matching.first_loans(session)
+    run = repository.last_refresh(session)
+    places = [(d, s or None, n) for d, s, n in repository.places(session)]
+    loans = [(d, s or None, m, n) for d, s, m, n in repository.first_loans(session)]
     by_district: dict[str, int] = {}
     by_section: dict[str, int] = {}
     for district, section, n in places:
@@ -312,6 +435,7 @@ def coverage(session: Session, *, months: int = 12, now: datetime | None = None)
         districts=districts,
         industries=industries,
         trend=trend,
+        as_of=run.started_at if run else None,
     )
 
 
@@ -346,19 +470,6 @@ def _coverage_trend(
                 )
             )
     return out
-
-
-def _places(session: Session) -> list[tuple[str, str | None, int]]:
-    key = (str(session.get_bind().engine.url), entities.registry_version(session))
-    with _lock:
-        known = _place_counts.get(key)
-    if known is None:
-        known = entities.counts_by_place(session)
-        with _lock:
-            for k in [k for k in _place_counts if k[0] == key[0]]:
-                del _place_counts[k]
-            _place_counts[key] = known
-    return known
 
 
 # --- CSV ------------------------------------------------------------------------------
