@@ -20,6 +20,7 @@ from bench import (
     ingest_city,
     instant,
     jobs_outbox,
+    lake_seal,
     lake_snapshot,
     matching,
     monitoring,
@@ -48,6 +49,7 @@ BENCHMARKS = {
     "stats": stats.run,
     "registry_load": registry_load.run,
     "quality": quality.run,
+    "lake_seal": lake_seal.run,
 }
 
 

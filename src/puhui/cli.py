@@ -640,6 +640,27 @@ def lake_compact(
     )
 
 
+@lake_app.command("vacuum")
+def lake_vacuum(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List the files; delete nothing.")
+    ] = False,
+) -> None:
+    """Delete the lake's files that no version within the retention window needs (replaced
+    by a compaction or a re-encryption, or left by a write that died before its commit)."""
+    from puhui.core.lake import Lake, LakeNotFound
+
+    settings = _settings()
+    try:
+        lake = Lake(settings.lake_dir, create=False)
+    except LakeNotFound as exc:
+        raise fail(str(exc)) from exc
+    files = lake.vacuum(dry_run=dry_run)
+    for name in files:
+        console.print(f"  {name}")
+    console.print(f"{len(files)} file(s) {'to delete' if dry_run else 'deleted'}")
+
+
 @lake_app.command("index")
 def lake_index() -> None:
     """Build the history index: every row sorted by entity in one file beside the lake, so
@@ -910,30 +931,54 @@ def keys_rotate(
         ),
     ] = False,
 ) -> None:
-    """Make a new data key active and re-encrypt every encrypted field with it."""
+    """Make a new data key active and re-encrypt every encrypted field with it: the
+    database's columns, the personal text values of the lake (only the years that hold
+    values under older keys are rewritten, one commit per year) and the kept ID photos."""
     from puhui.audit import service as audit_service
     from puhui.core.db import get_session_factory, session_scope
+    from puhui.core.lake import LakeConflict
     from puhui.core.security import fields
+    from puhui.ingest import service as ingest_service
     from puhui.models import Base
+    from puhui.verification import service as verification_service
 
-    _settings()
+    settings = _settings()
     initialise(quiet=True)
     try:
         keyring = fields.current() if reencrypt_only else fields.add_data_key()
         counts = fields.reencrypt(get_session_factory(), Base.metadata)
+        with console.status("re-encrypting the lake's personal values"):
+            lake = ingest_service.reseal_lake(get_session_factory(), settings=settings)
+        with session_scope() as session:
+            photos = verification_service.reseal_documents(session, settings=settings)
         with session_scope() as session:
             audit_service.record(
                 session,
                 actor=None,
                 action="keys.rotate",
                 username="cli",
-                details={"active": keyring.active, "reencrypted": counts},
+                details={
+                    "active": keyring.active,
+                    "reencrypted": counts,
+                    "lake": {str(y): n for y, n in sorted(lake.items())},
+                    "identity_photos": photos,
+                },
             )
     except fields.FieldCryptoError as exc:
         raise fail(str(exc)) from exc
+    except LakeConflict as exc:
+        raise fail(f"{exc} (the database's columns are done; rotate --reencrypt-only)") from exc
     console.print(f"active data key: {keyring.active}")
     for name, n in counts.items():
         console.print(f"  {name}: {n} values re-encrypted")
+    for year, n in sorted(lake.items()):
+        console.print(f"  lake {year}: {n} values re-encrypted")
+    console.print(f"  identity photos: {photos} files re-encrypted")
+    if lake:
+        console.print(
+            "the lake's replaced files stay readable for time travel until "
+            "'puhui lake vacuum' removes them after the retention window"
+        )
 
 
 @keys_app.command("rewrap")

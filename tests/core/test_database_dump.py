@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from puhui.audit import service as audit
-from puhui.core.masking import id_number_checks
+from puhui.core.masking import id_number_checks, masked
 from puhui.ingest import service as ingest
 from puhui.ingest.readers import REGISTRY_COLUMNS
 from puhui.notifications import service as notifications
@@ -43,6 +43,7 @@ MOBILE_CONTACT = "13633334444"
 MOBILE_SIMPLE = "13955554444"
 MOBILE_CORRECTED = "13566667777"
 MOBILE_IN_AUDIT = "18677778888"
+MOBILE_REJECTED = "13812349999"
 ALL = ["basic", "property", "financial", "operating", "positive", "negative", "credit_evaluation"]
 
 
@@ -250,3 +251,104 @@ def test_the_search_finds_a_planted_plaintext_value(city, connection):  # noqa: 
     )
     assert leaks(dump(connection), [REP_ID, REP_NAME, MOBILE_SIMPLE]) == [REP_ID, REP_NAME]
     assert leaks("X'" + MOBILE_SIMPLE.encode().hex().upper() + "'", [MOBILE_SIMPLE])
+
+
+def _lake_texts(lake_dir: Path) -> list[str]:
+    """Every ``value_text`` of every Parquet file of the lake, superseded and compacted-away
+    files included (what a copy of the directory holds, not what a reader sees)."""
+    import pyarrow.parquet as pq
+
+    out: list[str] = []
+    for path in sorted(lake_dir.rglob("*.parquet")):
+        column = pq.read_table(path, columns=["value_text"]).column("value_text")
+        out += [v for v in column.to_pylist() if v is not None]
+    return out
+
+
+def _files_holding(root: Path, needles: list[str]) -> dict[str, list[str]]:
+    """The needles whose UTF-8 bytes appear in some file under ``root``, by file."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        hits = [n for n in needles if n.encode("utf-8") in data]
+        if hits:
+            found[str(path.relative_to(root))] = hits
+    return found
+
+
+def test_the_lake_and_the_data_directory_hold_no_plaintext_id_or_mobile(
+    city,  # noqa: F811
+    tmp_path,
+):
+    """Issue 8, item 2: the contact mobile and the legal representative's ID number that a
+    department sends as lake indicators, and a mobile corrected through an objection, are
+    stored encrypted in the lake's Parquet files; no file of the data directory (lake,
+    history index, snapshot, quality reports) holds them in clear; readers still see them."""
+    from puhui.ingest.service import build_history_index, compact_lake
+
+    _seed(city, tmp_path)
+    settings = city.settings
+    # a department's row rejected for a value holding a mobile: the report file masks it
+    bad = tmp_path / "tax-bad.csv"
+    bad.write_text(
+        f"uscc,indicator,period,value\n{city.a},OPR_TAX_TOTAL_12M,2026-09,联系{MOBILE_REJECTED}\n",
+        encoding="utf-8",
+    )
+    out = ingest.ingest_path(
+        city.factory, source_code="TAX", path=bad, actor=None, via="cli", settings=settings
+    )
+    report = ingest.report_path(settings, out.batch_id).read_text(encoding="utf-8-sig")
+    assert masked("mobile", MOBILE_REJECTED) in report and "wrong_type" in report
+    compact_lake(settings=settings)  # rewritten files keep them sealed
+    build_history_index(settings=settings)
+    texts = _lake_texts(settings.lake_dir)
+    sealed = [t for t in texts if t.startswith("sm4:")]
+    # ID_A and MOBILE_A from the SAMR file, the correction: each at least once (compaction
+    # keeps the old files until vacuum, so values may be there twice)
+    assert len(sealed) >= 3, texts
+    needles = [ID_A, MOBILE_A, MOBILE_CORRECTED, MOBILE_REJECTED]
+    assert [t for t in texts if any(n in t for n in needles)] == []
+    assert _files_holding(settings.data_dir, needles) == {}
+    # public text values stay in clear (filters and search read them)
+    assert not any(t.startswith("sm4:") for t in texts if t in ("A", "active"))
+    # and the readers decrypt: the bank sees the corrected mobile masked, the enterprise whole
+    r = city.client.get(f"/api/v1/entities/{city.a}/profile", headers=city.h("cm_a"))
+    assert r.status_code == 200, r.text
+    values = {v["code"]: v for block in r.json()["categories"] for v in block["indicators"]}
+    assert values["BAS_CONTACT_MOBILE"]["value"] == masked("mobile", MOBILE_CORRECTED)
+    assert values["BAS_LEGAL_REP_ID"]["value"] == masked("id_number", ID_A)
+
+
+def test_the_file_search_finds_a_plaintext_value_written_to_the_lake(city):  # noqa: F811
+    """The search above can fail: a mobile written to the lake unsealed (as before this
+    change) is found both in the Parquet values and in the files' bytes."""
+    import polars as pl
+
+    from puhui.core.lake import Lake
+
+    lake = Lake(city.settings.lake_dir)
+    lake.append_batch(
+        pl.DataFrame(
+            {
+                "entity_id": [1],
+                "indicator_id": [1],
+                "period": [202609],
+                "value_num": [None],
+                "value_text": [MOBILE_IN_AUDIT],
+                "source_id": [1],
+            },
+            schema_overrides={
+                "entity_id": pl.Int32,
+                "indicator_id": pl.Int16,
+                "period": pl.Int32,
+                "value_num": pl.Float64,
+                "source_id": pl.Int16,
+            },
+        ),
+        batch_id=999_999,
+    )
+    assert MOBILE_IN_AUDIT in _lake_texts(city.settings.lake_dir)
+    holding = _files_holding(city.settings.data_dir, [MOBILE_IN_AUDIT])
+    # the Parquet file, and the Delta log (its per-file statistics keep a column's min/max)
+    assert any(p.endswith(".parquet") for p in holding), holding
+    assert any(p.startswith("lake/_delta_log/") for p in holding), holding

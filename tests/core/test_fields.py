@@ -227,3 +227,64 @@ class TestCliRotate:
         finally:
             engine.dispose()
         assert run("audit", "verify").exit_code == 0
+
+    def test_keys_rotate_reencrypts_the_lakes_personal_values(self, cli_db, tmp_path):  # noqa: F811
+        """The contact mobiles a department sent, sealed in the lake under data key 1, are
+        under key 2 after ``keys rotate``: only the year holding them is rewritten, the
+        profile's reader still decrypts them, and vacuum lists the replaced files."""
+        import polars as pl
+
+        from puhui.config import get_settings
+        from puhui.core.lake import Lake
+        from puhui.core.security.lake_fields import key_counts
+        from tests.test_cli import TestIngestCommand
+
+        assert run("init", "--operator-username", "root_op").exit_code == 0
+        registry, code = TestIngestCommand()._registry(tmp_path)
+        assert run("ingest", str(registry), "--source", "SAMR").exit_code == 0
+        data = tmp_path / "samr.csv"
+        data.write_text(
+            "uscc,indicator,period,value\n"
+            f"{code},BAS_CONTACT_MOBILE,2025-06,13512345678\n"
+            f"{code},BAS_SCOPE,2025-06,五金制造\n"
+            f"{code},BAS_CONTACT_MOBILE,2026-03,13687654321\n",
+            encoding="utf-8",
+        )
+        r = run("ingest", str(data), "--source", "SAMR")
+        assert r.exit_code == 0 and "3 accepted" in r.output, r.output
+        lake = Lake(get_settings().lake_dir)
+        texts = lake.scan().select("value_text").collect()
+        assert key_counts(texts) == {1: 2}
+        r = CliRunner().invoke(cli, ["keys", "rotate"])
+        assert r.exit_code == 0, r.output
+        assert "lake 2025: 1 values" in r.output and "lake 2026: 1 values" in r.output
+        lake.refresh()
+        assert key_counts(lake.scan().select("value_text").collect()) == {2: 2}
+        # nothing left under key 1 to rewrite: a second run leaves the lake as it is
+        version = lake.version()
+        r = CliRunner().invoke(cli, ["keys", "rotate", "--reencrypt-only"])
+        assert r.exit_code == 0 and "lake 20" not in r.output, r.output
+        lake.refresh()
+        assert lake.version() == version
+        # the reader decrypts them
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import sessionmaker
+
+        from puhui.catalog import service as catalog
+        from puhui.entities.models import Entity
+
+        engine = create_engine(cli_db)
+        try:
+            with sessionmaker(engine)() as s:
+                entity_id = s.query(Entity.id).filter(Entity.uscc == code).scalar()
+                rows = catalog.lake_fields(s).reveal(lake.history(entity_id))
+        finally:
+            engine.dispose()
+        assert sorted(rows.filter(pl.col("value_text").str.starts_with("13"))["value_text"]) == [
+            "13512345678",
+            "13687654321",
+        ]
+        # the files the re-encryption replaced are vacuum's (after the retention window)
+        r = run("lake", "vacuum", "--dry-run")
+        assert r.exit_code == 0 and "to delete" in r.output, r.output
+        assert run("audit", "verify").exit_code == 0

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from puhui.core.lake import (
     ROW_GROUP_ROWS,
     InvalidBatch,
     Lake,
+    LakeConflict,
     LakeNotFound,
     latest,
     supersede,
@@ -440,6 +442,61 @@ class TestCompaction:
         assert all_rows(lake).equals(rows)
         assert all(lake.history(e).equals(h) for e, h in histories.items())
         assert lake.compact() == {}  # one sorted run now
+
+    def test_a_transform_rewrites_a_sorted_year_and_changes_only_values(self, lake: Lake) -> None:
+        rng = np.random.default_rng(11)
+        lake.append_batch(batch(rng, rows=5_000, entities=800, periods=[202501]), 1)
+        lake.append_batch(batch(rng, rows=5_000, entities=800, periods=[202401]), 2)
+        lake.compact()  # both years one sorted run: a plain compaction skips them now
+        assert lake.compact() == {}
+        rows = all_rows(lake)
+        report = lake.compact(
+            [2025],
+            transform=lambda part: part.with_columns(pl.col("value_text").str.to_lowercase()),
+        )
+        in_2025 = rows.filter(pl.col("period") == 202501).height
+        assert set(report) == {2025} and report[2025]["rows"] == in_2025
+        after = all_rows(lake)
+        lowered = pl.col("value_text").str.to_lowercase()
+        assert after.equals(
+            rows.with_columns(pl.when(pl.col("period") == 202501).then(lowered).otherwise(
+                pl.col("value_text")))
+        )  # fmt: skip
+        assert lake.history(7).equals(
+            rows.filter(pl.col("entity_id") == 7)
+            .pipe(lambda r: r.with_columns(pl.when(pl.col("period") == 202501).then(lowered)
+                                           .otherwise(pl.col("value_text"))))
+            .sort(["indicator_id", "period", "batch_id"])
+            .unique(["indicator_id", "period"], keep="last", maintain_order=True)
+            .select(lake.history(7).columns)
+        )  # fmt: skip
+
+    def test_a_writer_committing_during_a_rewrite_wins_and_the_rewrite_is_refused(
+        self, lake: Lake, tmp_path: Path
+    ) -> None:
+        rng = np.random.default_rng(13)
+        lake.append_batch(batch(rng, rows=3_000, entities=500, periods=[202501]), 1)
+        other = Lake(lake.path)  # another process's handle on the same table
+        late = batch(rng, rows=200, entities=500, periods=[202502])
+        appended: list[int] = []
+
+        def meanwhile(part: pl.DataFrame) -> pl.DataFrame:
+            if not appended:  # a batch commits while the year is being rewritten
+                # (from a thread of its own: this one runs inside delta-rs's writer)
+                writer = threading.Thread(
+                    target=lambda: appended.append(other.append_batch(late, 2))
+                )
+                writer.start()
+                writer.join(timeout=60)
+            return part.with_columns(pl.lit("X").alias("value_text"))
+
+        with pytest.raises(LakeConflict, match="2025"):
+            lake.compact([2025], transform=meanwhile)
+        lake.refresh()
+        rows = all_rows(lake)
+        assert lake.committed_version(2) == appended[0]
+        assert rows.filter(pl.col("batch_id") == 2).height == late.height
+        assert rows.filter(pl.col("value_text") == "X").height == 0  # nothing half-applied
 
     def test_a_run_cut_into_files_by_size_counts_as_sorted(self) -> None:
         from puhui.core.lake import _disjoint

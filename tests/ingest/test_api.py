@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 from sqlalchemy.orm import sessionmaker
 
@@ -78,6 +79,26 @@ class TestPush:
             1,
         )
         assert entities.ids_for(session, [CODE])
+        # the uploaded file is deleted once committed (its values live on in the lake);
+        # the upload still names its batch, and the job run again changes nothing
+        job = jobs.get_job(session, upload["job_id"])
+        path = Path(job.payload["path"])
+        assert job.payload["sha256"] and not path.exists() and not path.parent.exists()
+        from puhui.ingest.tasks import ingest_upload
+
+        ingest_upload(session, job.payload)
+        again = client.get(f"/api/v1/ingest/uploads/{upload['job_id']}", headers=key).json()
+        assert again["batch_id"] == status["batch_id"]
+
+    def test_an_upload_whose_file_vanished_before_it_ran_fails_loudly(self, session):
+        import pytest
+
+        from puhui.ingest.tasks import ingest_upload
+
+        service.ensure_default_sources(session)
+        payload = {"source": "SAMR", "path": "/nonexistent/x.csv", "sha256": "0" * 64}
+        with pytest.raises(FileNotFoundError, match=r"x\.csv"):
+            ingest_upload(session, payload)
 
     def test_another_departments_steward_cannot_see_or_push(self, client, session, connection):
         _, key = _steward_and_key(client, session, "SAMR")

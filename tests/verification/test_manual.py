@@ -149,6 +149,28 @@ class TestPhotos:
         ).all()
         assert town.operator.id in told
 
+    def test_key_rotation_encrypts_the_kept_photos_again_under_the_new_key(self, session, town):
+        from puhui.core.security import fields
+
+        row = _submitted(session, town)
+        docs = session.scalars(
+            select(IdentityDocument).where(IdentityDocument.verification_id == row.id)
+        ).all()
+        folder = get_settings().data_dir / "verification"
+        before = {d.kind: service.document(session, actor=town.op_actor,
+                                           verification_id=row.id, kind=d.kind)[1]
+                  for d in docs}  # fmt: skip
+        keyring = fields.add_data_key()
+        assert service.reseal_documents(session) >= 2
+        for doc in docs:
+            raw = (folder / doc.stored_name).read_bytes()
+            assert raw[5:9] == keyring.active.to_bytes(4, "big"), doc.kind
+        after = {d.kind: service.document(session, actor=town.op_actor,
+                                          verification_id=row.id, kind=d.kind)[1]
+                 for d in docs}  # fmt: skip
+        assert after == before
+        assert not any(p.name.endswith(".part") for p in folder.iterdir())
+
     def test_photos_only_for_a_pending_manual_verification(self, session, town):
         with pytest.raises(WrongState):
             service.upload_documents(

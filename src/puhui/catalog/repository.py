@@ -20,6 +20,16 @@ def all_indicators(session: Session) -> list[Indicator]:
     return list(session.scalars(select(Indicator).order_by(Indicator.id)))
 
 
+def text_indicators(session: Session) -> list[tuple[int, str, str]]:
+    """(id, code, sensitivity) of every text indicator, retired ones included."""
+    rows = session.execute(
+        select(Indicator.id, Indicator.code, Indicator.sensitivity).where(
+            Indicator.value_type == "text"
+        )
+    )
+    return [(int(i), str(c), str(s)) for i, c, s in rows]
+
+
 def max_id(session: Session) -> int:
     return int(session.scalar(select(func.max(Indicator.id))) or 0)
 

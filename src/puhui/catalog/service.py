@@ -17,7 +17,10 @@ from puhui.catalog import repository
 from puhui.catalog.errors import CatalogChangedWithoutVersion, IndicatorNotFound
 from puhui.catalog.models import CatalogVersion, Indicator
 from puhui.core.pagination import Page, PageParams, paginate
+from puhui.core.security.lake_fields import LakeFields
 
+# text indicators of these sensitivities hold personal identifiers: encrypted in the lake
+SEALED_SENSITIVITIES = frozenset({"C2", "C3"})
 CATEGORIES = catalog_file.CATEGORIES
 VALUE_TYPES = catalog_file.VALUE_TYPES
 
@@ -122,3 +125,13 @@ def active_indicators(session: Session) -> list[Indicator]:
 
 def counts(session: Session) -> dict[str, int]:
     return repository.counts(session)
+
+
+def lake_fields(session: Session) -> LakeFields:
+    """Which indicators' text values the lake keeps encrypted (text indicators of
+    sensitivity C2 or C3), with the code of every text indicator for reading."""
+    rows = repository.text_indicators(session)
+    return LakeFields.of(
+        {i: code for i, code, _ in rows},
+        [i for i, _, sensitivity in rows if sensitivity in SEALED_SENSITIVITIES],
+    )

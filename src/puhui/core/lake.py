@@ -444,7 +444,11 @@ class Lake:
             return None if version is None else int(version)
 
     def compact(
-        self, years: Iterable[int] | None = None, *, chunk_rows: int = COMPACT_CHUNK_ROWS
+        self,
+        years: Iterable[int] | None = None,
+        *,
+        chunk_rows: int = COMPACT_CHUNK_ROWS,
+        transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     ) -> dict[int, dict[str, float]]:
         """Maintenance: rewrite each year partition as one run of files sorted by
         (entity, indicator, period), so one entity's year is one row group. Years whose
@@ -453,7 +457,12 @@ class Lake:
         that replaces the year's files, so memory stays bounded at any year's size (a
         Delta z-order of the full city's 2025 took more than 23 GB). Logical content and
         history are unchanged; superseded rows are kept. Run it in the ingest queue, like a
-        batch. Returns, per compacted year, files removed/added, rows and seconds taken."""
+        batch. Returns, per compacted year, files removed/added, rows and seconds taken.
+
+        ``transform``: every year asked for is rewritten (sorted or not) and each range
+        passes through it before it is written; it must keep every row and key as it is
+        and change only values (re-encryption under a new key does). A writer that
+        committed meanwhile makes the rewrite fail (:class:`LakeConflict`), never lost."""
         with self._lock:
             self._sync(force=True)
             wanted = set(years) if years is not None else None
@@ -462,10 +471,17 @@ class Lake:
                 y = int(cast(int, year[0]))
                 if wanted is not None and y not in wanted:
                     continue
-                if _disjoint(files):
+                if transform is None and _disjoint(files):
                     continue
                 started = time.perf_counter()
-                self._rewrite_year(y, files, chunk_rows)
+                try:
+                    self._rewrite_year(y, files, chunk_rows, transform)
+                except CommitFailedError as exc:
+                    raise LakeConflict(
+                        "Another writer committed to the lake while year {year} was "
+                        "rewritten; nothing of the rewrite was kept: run it again.",
+                        year=y,
+                    ) from exc
                 self._sync(force=True)
                 after = self._state.files.filter(pl.col("year") == y)
                 report[y] = {
@@ -478,7 +494,13 @@ class Lake:
             self.build_history()
         return report
 
-    def _rewrite_year(self, year: int, files: pl.DataFrame, chunk_rows: int) -> None:
+    def _rewrite_year(
+        self,
+        year: int,
+        files: pl.DataFrame,
+        chunk_rows: int,
+        transform: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    ) -> None:
         lo_all = max(int(cast(int, files["e_lo"].min())), 0)
         hi_all = int(cast(int, files["e_hi"].max()))
         rows = max(int(cast(int, files["rows"].sum())), 1)
@@ -504,6 +526,8 @@ class Lake:
                     .with_columns(pl.lit(year, pl.Int16).alias(PARTITION_COLUMN))
                     .collect()
                 )
+                if part.height and transform is not None:
+                    part = transform(part)
                 if part.height:
                     yield from part.to_arrow().cast(TABLE_SCHEMA).to_batches()
 

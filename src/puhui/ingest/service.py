@@ -21,6 +21,7 @@ anywhere leaves a state the next run finishes:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import tempfile
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -42,11 +43,12 @@ from puhui.core import jobs
 from puhui.core.db import session_scope
 from puhui.core.errors import Conflict, NotFound
 from puhui.core.i18n import gettext
-from puhui.core.lake import Lake
+from puhui.core.lake import Lake, LakeNotFound
 from puhui.core.masking import mask_personal_numbers
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import Actor
+from puhui.core.security.fields import current as current_keyring
 from puhui.core.snapshot import IndicatorSpec, Snapshot, SnapshotNotFound
 from puhui.core.streams import prefetch
 from puhui.entities import service as entities
@@ -285,9 +287,12 @@ class Report:
         if self.first.height < ISSUES_KEPT:
             self.first = pl.concat([self.first, issues.head(ISSUES_KEPT - self.first.height)])
         issues.with_columns(
+            # the rejected value as sent, any ID or mobile number in it masked (as in the
+            # database's copy): the report is a file on disk, readable by its source
+            pl.col("value").map_elements(mask_personal_numbers, return_dtype=pl.String),
             pl.col("reason")
             .replace_strict(self._messages, default="", return_dtype=pl.String)
-            .alias("message")
+            .alias("message"),
         ).write_csv(self._fh, include_header=False)
 
     def publish(self) -> Path:
@@ -334,6 +339,7 @@ def _commit_observations(
         registry = entities.registry_frame(session)
         n_entities = entities.max_id(session) + 1
         source_id = repository.source_by_code(session, source).id  # type: ignore[union-attr]
+        sealed = catalog.lake_fields(session)
     seen = SeenKeys(n_entities, [s.id for s in specs if s.source == source])
     touched = np.zeros(n_entities, dtype=bool)
     counts = {"values": 0, "accepted": 0}
@@ -376,7 +382,7 @@ def _commit_observations(
             _count_categories(by_category, rows, categories)
             touched[rows.get_column("entity_id").to_numpy()] = True
             say("validating and writing", stream.done_fraction())
-            yield rows
+            yield sealed.seal(rows)
 
     lake = Lake(settings.lake_dir)
     version = lake.committed_version(batch_id)
@@ -572,11 +578,12 @@ def commit_derived(
             session.add(earlier)
             session.flush()
         batch_id = earlier.id
+        sealed = catalog.lake_fields(session)
     lake = Lake(settings.lake_dir)
     version = lake.committed_version(batch_id)
     if version is None:
         version = lake.append_batch(
-            rows.with_columns(
+            sealed.seal(rows).with_columns(
                 pl.lit(batch_id, dtype=pl.Int64).alias("batch_id"),
                 pl.lit(source_id, dtype=pl.Int16).alias("source_id"),
             ),
@@ -674,6 +681,40 @@ def compact_lake(
     if years is None:
         years = [datetime.now(SHANGHAI).year]
     return Lake(settings.lake_dir).compact(years)
+
+
+def reseal_lake(
+    factory: sessionmaker[Session], *, settings: Settings | None = None
+) -> dict[int, int]:
+    """Encrypt again, under the active data key, the lake's personal text values that are
+    under older keys (after ``puhui keys rotate``): only the years that hold such values
+    are rewritten. Returns the values re-encrypted per year."""
+    settings = settings or get_settings()
+    with factory() as session:
+        sealed = catalog.lake_fields(session)
+    if not sealed.codes:
+        return {}
+    try:
+        lake = Lake(settings.lake_dir, create=False)
+    except LakeNotFound:
+        return {}
+    active = f"sm4:{current_keyring().active}:"
+    stale = (
+        lake.scan()
+        .select((pl.col("period") // 100).alias("year"), "indicator_id", "value_text")
+        .filter(
+            pl.col("indicator_id").is_in(list(sealed.codes))
+            & pl.col("value_text").str.starts_with("sm4:")
+            & ~pl.col("value_text").str.starts_with(active)
+        )
+        .group_by("year")
+        .len()
+        .collect()
+    )
+    counts = {int(y): int(n) for y, n in stale.iter_rows()}
+    if counts:
+        lake.compact(sorted(counts), transform=sealed.reseal)
+    return counts
 
 
 def build_history_index(*, settings: Settings | None = None) -> dict[str, float]:
@@ -818,6 +859,7 @@ def queue_upload(
             "source": source.code,
             "path": str(path),
             "filename": safe,
+            "sha256": digest,
             "via": via,
             "user_id": actor.user_id,
             "username": actor.username,
@@ -851,12 +893,35 @@ def upload_job(session: Session, *, actor: Actor, job_id: int) -> jobs.Job:
 
 
 def batch_of_job(session: Session, *, job: jobs.Job) -> Batch | None:
-    path = Path(str(job.payload.get("path", "")))
-    source = repository.source_by_code(session, str(job.payload.get("source", "")))
-    if source is None or not path.exists():
+    return batch_of_upload(session, job.payload)
+
+
+def batch_of_upload(session: Session, payload: dict[str, Any]) -> Batch | None:
+    """The batch an upload job's file became (None while it has not)."""
+    source = repository.source_by_code(session, str(payload.get("source", "")))
+    if source is None:
         return None
-    digest, _ = file_digest(path)
+    digest = payload.get("sha256")
+    if not isinstance(digest, str):  # queued before the digest was kept in the job
+        path = Path(str(payload.get("path", "")))
+        if not path.exists():
+            return None
+        digest, _ = file_digest(path)
     return repository.batch_by_digest(session, source_id=source.id, digest=digest)
+
+
+def remove_upload(path: Path, settings: Settings | None = None) -> None:
+    """Delete an uploaded file once the pipeline is through with it (committed, rejected or
+    a duplicate): its values live on in the lake, personal ones sealed; the department
+    keeps its original. Only files under the upload folder are touched."""
+    settings = settings or get_settings()
+    incoming = (settings.data_dir / "ingest" / "incoming").resolve()
+    path = path.resolve()
+    if incoming not in path.parents:
+        return
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # other files of the same digest may remain
+        path.parent.rmdir()
 
 
 def source_code_of(session: Session, batch: Batch) -> str:

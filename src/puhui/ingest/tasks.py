@@ -36,14 +36,21 @@ def ingest_upload(session: Session, payload: dict[str, Any]) -> None:
         institution_id=payload.get("institution_id"),
         api_key_id=payload.get("api_key_id"),
     )
+    path = Path(str(payload["path"]))
+    if not path.exists():
+        # a run that committed it removed the file; anything else lost it before its time
+        if service.batch_of_upload(session, payload) is None:
+            raise FileNotFoundError(f"the uploaded file {path.name} is gone")
+        return
     service.ingest_path(
         factory,
         source_code=str(payload["source"]),
-        path=Path(str(payload["path"])),
+        path=path,
         actor=actor,
         via=str(payload.get("via", "web")),
         filename=str(payload.get("filename")),
     )
+    service.remove_upload(path)
 
 
 @job_handler(service.COMPACT_JOB)

@@ -44,6 +44,7 @@ from puhui.core.masking import masked, must_mask
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import LENDING_KINDS, Actor
+from puhui.core.security.lake_fields import LakeFields
 from puhui.core.security.platform_key import load_signing_key
 from puhui.core.security.sm import SM4_KEY_SIZE, Sm2PrivateKey
 from puhui.entities import service as entities
@@ -212,6 +213,7 @@ def _targets(
 
 def _rows(
     lake: Lake,
+    sealed: LakeFields,
     included: list[tuple[int, str, str, frozenset[str]]],
     indicators: list[Any],
     periods: list[int],
@@ -224,13 +226,14 @@ def _rows(
         if rows.height == 0:
             continue
         frames.append(
-            rows.select("indicator_id", "period", "value_num", "value_text").with_columns(
-                pl.lit(uscc).alias("uscc"), pl.lit(name).alias("name")
-            )
+            rows.select(
+                "entity_id", "indicator_id", "period", "value_num", "value_text"
+            ).with_columns(pl.lit(uscc).alias("uscc"), pl.lit(name).alias("name"))
         )
     if not frames:
         return pl.DataFrame(schema=SCHEMA)
-    rows = pl.concat(frames)
+    # personal text values are stored sealed: clear here, once for all, masked below
+    rows = sealed.reveal(pl.concat(frames))
     records: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     for r in rows.iter_rows(named=True):
         meta = by_id[int(r["indicator_id"])]
@@ -307,7 +310,9 @@ def create(
         scopes[entity_id] = scope
     if not included:
         raise NothingToDownload(details={"skipped": [s.model_dump() for s in skipped]})
-    frame = _rows(lake or open_lake(settings), included, indicators, periods)
+    frame = _rows(
+        lake or open_lake(settings), catalog.lake_fields(session), included, indicators, periods
+    )
     day = now.astimezone(SHANGHAI).date()
     limit = settings.download_daily_rows
     if not repository.take_download_quota(session, institution_id, day, frame.height, limit):

@@ -256,14 +256,14 @@ def open_items(session: Session, *, entity_id: int) -> set[tuple[int, int]]:
 
 
 def _current_value(
-    entity_id: int, indicator_id: int, period: int, settings: Settings
+    session: Session, entity_id: int, indicator_id: int, period: int, settings: Settings
 ) -> tuple[str | None, int] | None:
     """(value as text, batch id) of the item as the profile shows it, None without one."""
     try:
         rows = ingest.open_lake(settings).history(entity_id, [indicator_id])
     except FileNotFoundError:
         return None
-    rows = rows.filter(pl.col("period") == period)
+    rows = catalog.lake_fields(session).reveal(rows.filter(pl.col("period") == period))
     if rows.height == 0:
         return None
     row = rows.row(0, named=True)
@@ -300,7 +300,7 @@ def submit(
     reason = data.reason.strip()
     if len(reason) < 4:
         raise field_error("reason", N_("Say what is wrong (at least 4 characters)."))
-    found = _current_value(entity_id, indicator.id, data.period, settings)
+    found = _current_value(session, entity_id, indicator.id, data.period, settings)
     if found is None:
         raise field_error(
             "period",

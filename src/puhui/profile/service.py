@@ -257,6 +257,8 @@ def read_profile(
     metas = _metas(session)
     wanted = [m for m in metas.values() if scope.covers(m.category)]
     rows = _lake(settings).history(entity.id, [m.id for m in wanted]) if wanted else None
+    if rows is not None:  # personal text values are stored encrypted; masked in _assemble
+        rows = catalog.lake_fields(session).reveal(rows)
     profile = _assemble(
         session, entity, scope, metas, rows, revealed=revealed, locale=locale, settings=settings
     )

@@ -130,6 +130,18 @@ def due_for_purge(session: Session, *, now: datetime, limit: int = 1000) -> list
     )
 
 
+def kept_documents(session: Session) -> list[tuple[int, str, str]]:
+    """(verification id, kind, stored name) of every photo not yet purged."""
+    rows = session.execute(
+        select(
+            IdentityDocument.verification_id, IdentityDocument.kind, IdentityDocument.stored_name
+        )
+        .where(IdentityDocument.purged_at.is_(None))
+        .order_by(IdentityDocument.id)
+    )
+    return [(int(v), str(k), str(n)) for v, k, n in rows]
+
+
 def nonce_seen(session: Session, nonce: str) -> bool:
     return session.get(CallbackNonce, nonce) is not None
 

@@ -640,6 +640,16 @@ def poll_pending(
     return done
 
 
+def reseal_documents(session: Session, *, settings: Settings | None = None) -> int:
+    """Encrypt every kept photo that is under an older data key again under the active one
+    (``puhui keys rotate``); returns how many were rewritten."""
+    folder = _folder(settings or get_settings())
+    return sum(
+        storage.reseal(folder, stored_name=name, verification_id=vid, kind=kind)
+        for vid, kind, name in repository.kept_documents(session)
+    )
+
+
 # --- scheduled clean-up --------------------------------------------------------------------
 
 

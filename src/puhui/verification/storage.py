@@ -120,6 +120,30 @@ def load(folder: Path, *, stored_name: str, verification_id: int, kind: str) -> 
         raise fields.FieldCryptoError(f"{path}: changed, or not this document's file") from exc
 
 
+def reseal(folder: Path, *, stored_name: str, verification_id: int, kind: str) -> bool:
+    """Encrypt a photo again under the active data key when it is under an older one
+    (``puhui keys rotate``); the file is replaced atomically under its name. True when it
+    was rewritten; False when it is current or gone."""
+    path = folder / stored_name
+    try:
+        head = path.read_bytes()[: len(MAGIC) + 4]
+    except FileNotFoundError:
+        return False
+    keyring = fields.current()
+    if head[len(MAGIC) :] == keyring.active.to_bytes(4, "big"):
+        return False
+    data = load(folder, stored_name=stored_name, verification_id=verification_id, kind=kind)
+    if data is None:
+        return False
+    blob = sm4_gcm_encrypt(keyring.data_keys[keyring.active], data, _aad(verification_id, kind))
+    tmp = folder / f".{stored_name}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(MAGIC + keyring.active.to_bytes(4, "big") + blob)
+    tmp.replace(path)
+    return True
+
+
 def delete(folder: Path, stored_name: str) -> None:
     (folder / stored_name).unlink(missing_ok=True)
 
