@@ -90,3 +90,50 @@ def test_simultaneous_deliveries_are_accepted_once(own_engine):
     for t in threads:
         t.join(timeout=60)
     assert sorted(outcomes) == ["accepted", "callback_replayed"]
+
+
+def test_two_simultaneous_starts_leave_one_pending_attempt(own_engine):
+    """A double click on "start": the second start replaces the first (expired as
+    "replaced"), never two pending attempts side by side."""
+    from sqlalchemy import select
+
+    from puhui.core.policy import Actor
+    from puhui.verification.schemas import VerificationStart
+
+    factory = sessionmaker(bind=own_engine, expire_on_commit=False)
+    with factory.begin() as s:
+        rec = record("双击公司", legal_rep_name=REP_NAME, legal_rep_id=REP_ID)
+        entities.upsert(s, [rec])
+        user = factories.user(s, Role.ENTERPRISE, verified=False)
+        user.entity_uscc = rec.uscc
+    actor = Actor(
+        user_id=user.id, username=user.username, role=Role.ENTERPRISE, entity_uscc=rec.uscc
+    )
+    data = VerificationStart(legal_rep_name=REP_NAME, legal_rep_id_number=REP_ID)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            with factory.begin() as s:
+                service.start(s, actor=actor, data=data, base_url="http://testserver")
+            outcomes.append("started")
+        except PuhuiError as exc:  # pragma: no cover - shown in the assertion
+            outcomes.append(exc.code)
+        except Exception as exc:  # SQLite: the loser's stale snapshot cannot write
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    with factory() as s:
+        statuses = s.scalars(
+            select(IdentityVerification.status).where(IdentityVerification.user_id == user.id)
+        ).all()
+    assert sorted(statuses).count("pending") == 1, (statuses, outcomes)
+    if own_engine.dialect.name == "postgresql":  # the lock makes the second one wait
+        assert outcomes == ["started", "started"]
+        assert sorted(statuses) == ["expired", "pending"]

@@ -65,6 +65,11 @@ def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def lock_user(session: Session, user_id: int) -> None:
+    """Hold the user's row until the transaction ends (serialises their own requests)."""
+    session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def user_by_username(session: Session, username: str, *, for_update: bool = False) -> User | None:
     stmt = select(User).where(func.lower(User.username) == username.lower())
     if for_update:

@@ -654,6 +654,12 @@ def list_users(
     )
 
 
+def lock_user(session: Session, user_id: int) -> None:
+    """Serialise one user's concurrent requests that check and then write (PostgreSQL:
+    the row is held until the transaction ends; SQLite serialises writers anyway)."""
+    repository.lock_user(session, user_id)
+
+
 def get_user(session: Session, *, actor: Actor, user_id: int) -> User:
     return _scoped_user(session, actor=actor, user_id=user_id)
 

@@ -229,6 +229,8 @@ def start(
     settings = settings or get_settings()
     at = _now(now)
     user_id, uscc = _enterprise(actor)
+    # two starts at once would each find no attempt and leave two pending: one at a time
+    accounts.lock_user(session, user_id)
     if is_verified(session, user_id=user_id, uscc=uscc):
         raise AlreadyVerified()
     latest = repository.latest(session, user_id=user_id, uscc=uscc, for_update=True)
