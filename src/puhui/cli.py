@@ -933,13 +933,15 @@ def keys_rotate(
 ) -> None:
     """Make a new data key active and re-encrypt every encrypted field with it: the
     database's columns, the personal text values of the lake (only the years that hold
-    values under older keys are rewritten, one commit per year) and the kept ID photos."""
+    values under older keys are rewritten, one commit per year), the kept ID photos and the
+    objection attachments (those attached before encryption are encrypted now)."""
     from puhui.audit import service as audit_service
     from puhui.core.db import get_session_factory, session_scope
     from puhui.core.lake import LakeConflict
     from puhui.core.security import fields
     from puhui.ingest import service as ingest_service
     from puhui.models import Base
+    from puhui.objections import service as objections_service
     from puhui.verification import service as verification_service
 
     settings = _settings()
@@ -951,6 +953,7 @@ def keys_rotate(
             lake = ingest_service.reseal_lake(get_session_factory(), settings=settings)
         with session_scope() as session:
             photos = verification_service.reseal_documents(session, settings=settings)
+            attachments = objections_service.reseal_attachments(session, settings=settings)
         with session_scope() as session:
             audit_service.record(
                 session,
@@ -962,6 +965,7 @@ def keys_rotate(
                     "reencrypted": counts,
                     "lake": {str(y): n for y, n in sorted(lake.items())},
                     "identity_photos": photos,
+                    "objection_attachments": attachments,
                 },
             )
     except fields.FieldCryptoError as exc:
@@ -974,6 +978,7 @@ def keys_rotate(
     for year, n in sorted(lake.items()):
         console.print(f"  lake {year}: {n} values re-encrypted")
     console.print(f"  identity photos: {photos} files re-encrypted")
+    console.print(f"  objection attachments: {attachments} files re-encrypted")
     if lake:
         console.print(
             "the lake's replaced files stay readable for time travel until "

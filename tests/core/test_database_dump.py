@@ -44,6 +44,7 @@ MOBILE_SIMPLE = "13955554444"
 MOBILE_CORRECTED = "13566667777"
 MOBILE_IN_AUDIT = "18677778888"
 MOBILE_REJECTED = "13812349999"
+MOBILE_ATTACHED = "15912348888"
 ALL = ["basic", "property", "financial", "operating", "positive", "negative", "credit_evaluation"]
 
 
@@ -283,7 +284,8 @@ def test_the_lake_and_the_data_directory_hold_no_plaintext_id_or_mobile(
     """Issue 8, item 2: the contact mobile and the legal representative's ID number that a
     department sends as lake indicators, and a mobile corrected through an objection, are
     stored encrypted in the lake's Parquet files; no file of the data directory (lake,
-    history index, snapshot, quality reports) holds them in clear; readers still see them."""
+    history index, snapshot, quality reports, objection attachments) holds them in clear;
+    readers still see them."""
     from puhui.ingest.service import build_history_index, compact_lake
 
     _seed(city, tmp_path)
@@ -299,6 +301,21 @@ def test_the_lake_and_the_data_directory_hold_no_plaintext_id_or_mobile(
     )
     report = ingest.report_path(settings, out.batch_id).read_text(encoding="utf-8-sig")
     assert masked("mobile", MOBILE_REJECTED) in report and "wrong_type" in report
+    # an objection's attachment: a letter with the enterprise's numbers in it
+    r = city.client.post(
+        "/api/v1/objections",
+        json={"indicator": "BAS_LEGAL_REP_ID", "period": 202609, "reason": "身份证号有误"},
+        headers=city.h("ent_a"),
+    )
+    assert r.status_code == 201, r.text
+    objection_id = r.json()["id"]
+    letter = f"%PDF-1.4 联系电话 {MOBILE_ATTACHED} 身份证 {ID_A}".encode()
+    r = city.client.post(
+        f"/api/v1/objections/{objection_id}/attachments",
+        files={"file": ("证明.pdf", letter, "application/pdf")},
+        headers=city.h("ent_a"),
+    )
+    assert r.status_code == 201, r.text
     compact_lake(settings=settings)  # rewritten files keep them sealed
     build_history_index(settings=settings)
     texts = _lake_texts(settings.lake_dir)
@@ -306,7 +323,7 @@ def test_the_lake_and_the_data_directory_hold_no_plaintext_id_or_mobile(
     # ID_A and MOBILE_A from the SAMR file, the correction: each at least once (compaction
     # keeps the old files until vacuum, so values may be there twice)
     assert len(sealed) >= 3, texts
-    needles = [ID_A, MOBILE_A, MOBILE_CORRECTED, MOBILE_REJECTED]
+    needles = [ID_A, MOBILE_A, MOBILE_CORRECTED, MOBILE_REJECTED, MOBILE_ATTACHED]
     assert [t for t in texts if any(n in t for n in needles)] == []
     assert _files_holding(settings.data_dir, needles) == {}
     # public text values stay in clear (filters and search read them)

@@ -4,11 +4,18 @@ what."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from puhui.catalog import service as catalog
+from puhui.core.security import fields, sealed_files
 from puhui.entities import service as entities
 from puhui.ingest import service as ingest
+from puhui.objections import service
+from puhui.objections.models import ObjectionAttachment
 from tests import factories
 from tests.city import drain
 
@@ -137,7 +144,7 @@ class TestParties:
         mine = town.client.get("/api/v1/objections", headers=town.h("ent_b")).json()
         assert mine["total"] == 0
 
-    def test_attachments_are_checked_stored_by_digest_and_served_to_the_parties(self, town):
+    def test_attachments_are_checked_stored_encrypted_and_served_to_the_parties(self, town):
         o = _raise(town)
         url = f"/api/v1/objections/{o['id']}/attachments"
         bad = town.client.post(
@@ -152,8 +159,77 @@ class TestParties:
         assert att["content_type"] == "image/png" and len(att["sha256"]) == 64
         got = town.client.get(f"{url}/{att['id']}", headers=town.h("ent_a"))
         assert got.status_code == 200 and got.content == PNG
+        assert got.headers["cache-control"] == "no-store"
+        assert "filename*=utf-8''%E7%A8%8E%E5%8D%95.png" in got.headers["content-disposition"]
         assert town.client.get(f"{url}/{att['id']}", headers=town.h("ent_b")).status_code == 404
         assert town.client.get(f"{url}/{att['id']}", headers=town.h("operator")).status_code == 200
+        # on disk: one encrypted file under a random name, nothing named by the digest
+        folder = town.settings.data_dir / "objections"
+        (stored,) = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        raw = stored.read_bytes()
+        assert raw.startswith(b"PHOB1") and PNG not in raw and stored.name != att["sha256"]
+        # the same content attached to another objection does not decrypt as this one
+        with town.factory() as s:
+            row = s.get(ObjectionAttachment, att["id"])
+            assert row.stored_name == stored.name
+            row.objection_id = row.objection_id + 1000
+            with pytest.raises(fields.FieldCryptoError, match="not this record"):
+                service._attachment_bytes(row, town.settings)
+            s.rollback()
+
+    def test_key_rotation_encrypts_old_plain_attachments_and_re_encrypts_the_rest(self, town):
+        o = _raise(town)
+        url = f"/api/v1/objections/{o['id']}/attachments"
+        new = town.client.post(
+            url, files={"file": ("a.png", PNG, "image/png")}, headers=town.h("ent_a")
+        ).json()
+        folder = town.settings.data_dir / "objections"
+        # an attachment from before encryption: a plain file named by its digest
+        pdf = b"%PDF-1.4 13812345678"
+        digest = hashlib.sha256(pdf).hexdigest()
+        (folder / digest).write_bytes(pdf)
+        with town.factory.begin() as s:
+            old = ObjectionAttachment(objection_id=o["id"], filename="old.pdf",
+                                      content_type="application/pdf", size_bytes=len(pdf),
+                                      sha256=digest)  # fmt: skip
+            s.add(old)
+            s.flush()
+            old_id = old.id
+        got = town.client.get(f"{url}/{old_id}", headers=town.h("ent_a"))
+        assert got.status_code == 200 and got.content == pdf  # served as it was
+        keyring = fields.add_data_key()
+        with town.factory.begin() as s:
+            assert service.reseal_attachments(s, settings=town.settings) == 2
+        with town.factory() as s:
+            names = {a.id: a.stored_name for a in s.query(ObjectionAttachment)}
+        assert not (folder / digest).exists()
+        for name in names.values():
+            raw = (folder / name).read_bytes()
+            assert raw[5:9] == keyring.active.to_bytes(4, "big") and b"13812345678" not in raw
+        for att_id, content in ((old_id, pdf), (new["id"], PNG)):
+            got = town.client.get(f"{url}/{att_id}", headers=town.h("ent_a"))
+            assert got.status_code == 200 and got.content == content
+        with town.factory.begin() as s:  # nothing left under an older key
+            assert service.reseal_attachments(s, settings=town.settings) == 0
+
+    def test_files_no_attachment_names_are_removed_after_an_hour(self, town):
+        o = _raise(town)
+        url = f"/api/v1/objections/{o['id']}/attachments"
+        kept = town.client.post(
+            url, files={"file": ("a.png", PNG, "image/png")}, headers=town.h("ent_a")
+        ).json()
+        folder = town.settings.data_dir / "objections"
+        orphan = sealed_files.save(folder, magic=b"PHOB1", aad=b"x", data=PNG)
+        fresh = sealed_files.save(folder, magic=b"PHOB1", aad=b"y", data=PNG)
+        hour_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+        for p in folder.iterdir():
+            if p.name != fresh:
+                os.utime(p, (hour_ago, hour_ago))
+        with town.factory.begin() as s:
+            assert service.remove_orphan_files(s, settings=town.settings) == 1
+        assert not (folder / orphan).exists() and (folder / fresh).exists()
+        got = town.client.get(f"{url}/{kept['id']}", headers=town.h("ent_a"))
+        assert got.status_code == 200 and got.content == PNG
 
     def test_the_regulator_overview_lists_open_objections(self, town):
         _raise(town)

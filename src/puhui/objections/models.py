@@ -60,8 +60,10 @@ class Objection(CreatedAtMixin, Base):
 
 
 class ObjectionAttachment(CreatedAtMixin, Base):
-    """A file the enterprise attached (pdf, jpg, png), stored as ``<sha256>`` under
-    ``<data dir>/objections/``; served only to the parties of its objection."""
+    """A file the enterprise attached (pdf, jpg, png), kept SM4-GCM encrypted under
+    ``<data dir>/objections/<stored_name>`` (a random name); served only to the parties of
+    its objection. ``stored_name`` is None for a file attached before encryption (the plain
+    file named by its SHA-256, until ``puhui keys rotate`` encrypts it)."""
 
     __tablename__ = "objection_attachments"
 
@@ -71,5 +73,6 @@ class ObjectionAttachment(CreatedAtMixin, Base):
     content_type: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_objection_attachments_objection", "objection_id"),)

@@ -98,6 +98,18 @@ def attachments(session: Session, objection_ids: Sequence[int]) -> list[Objectio
     return list(session.scalars(stmt))
 
 
+def all_attachments(session: Session) -> list[ObjectionAttachment]:
+    return list(session.scalars(select(ObjectionAttachment).order_by(ObjectionAttachment.id)))
+
+
+def known_attachment_names(session: Session, names: Sequence[str]) -> set[str]:
+    """Those of ``names`` that an attachment is stored under."""
+    stmt = select(ObjectionAttachment.stored_name).where(
+        ObjectionAttachment.stored_name.in_(list(names))
+    )
+    return {str(n) for n in session.scalars(stmt)}
+
+
 def attachment(session: Session, attachment_id: int) -> ObjectionAttachment | None:
     found: ObjectionAttachment | None = session.get(ObjectionAttachment, attachment_id)
     return found

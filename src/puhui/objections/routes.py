@@ -4,9 +4,10 @@ close), `/route` for operators, `/answer` for the department, `/overview` for re
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from puhui.core.pagination import Page, PageParams, PageRead, page_of
@@ -106,11 +107,18 @@ def attachment(
     attachment_id: int,
     actor: Actor = require(Action.OBJECTION_READ, obj="objection"),
     session: Session = Depends(db),
-) -> FileResponse:
-    row, path = service.attachment_file(
+) -> Response:
+    row, content = service.attachment_file(
         session, actor=actor, objection_id=objection_id, attachment_id=attachment_id
     )
-    return FileResponse(path, media_type=row.content_type, filename=row.filename)
+    return Response(
+        content,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=utf-8''{quote(row.filename)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.post("/{objection_id}/withdraw", response_model=ObjectionRead, summary="Withdraw")

@@ -37,6 +37,7 @@ from puhui.core.i18n import N_, gettext
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import Actor, InstitutionKind, Role
+from puhui.core.security import sealed_files
 from puhui.entities import service as entities
 from puhui.ingest import service as ingest
 from puhui.notifications import service as notifications
@@ -387,6 +388,9 @@ def close(
     return objection
 
 
+ATTACHMENT_MAGIC = b"PHOB1"
+
+
 def _storage(settings: Settings) -> Path:
     return settings.data_dir / "objections"
 
@@ -419,13 +423,11 @@ def add_attachment(
             "file", N_("At most {value} files can be attached."), value=MAX_ATTACHMENTS
         )
     digest = hashlib.sha256(content).hexdigest()
-    folder = _storage(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / digest
-    if not path.exists():  # content-addressed: the same file twice is stored once
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(content)
-        tmp.replace(path)
+    # an ID card or a letter with numbers on it: kept encrypted, under a random name
+    stored = sealed_files.save(
+        _storage(settings), magic=ATTACHMENT_MAGIC, aad=_attachment_aad(objection.id, digest),
+        data=content,
+    )  # fmt: skip
     name = Path(filename or "file").name.strip()[:255] or "file"
     row = ObjectionAttachment(
         objection_id=objection.id,
@@ -433,6 +435,7 @@ def add_attachment(
         content_type=kind,
         size_bytes=len(content),
         sha256=digest,
+        stored_name=stored,
     )
     session.add(row)
     session.flush()
@@ -447,6 +450,25 @@ def add_attachment(
     return row
 
 
+def _attachment_aad(objection_id: int, digest: str) -> bytes:
+    return f"puhui-objection/1|{objection_id}|{digest}".encode()
+
+
+def _attachment_bytes(row: ObjectionAttachment, settings: Settings) -> bytes | None:
+    folder = _storage(settings)
+    if row.stored_name is None:  # attached before encryption: the plain file, as it was
+        try:
+            return (folder / row.sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+    return sealed_files.load(
+        folder,
+        row.stored_name,
+        magic=ATTACHMENT_MAGIC,
+        aad=_attachment_aad(row.objection_id, row.sha256),
+    )
+
+
 def attachment_file(
     session: Session,
     *,
@@ -454,15 +476,16 @@ def attachment_file(
     objection_id: int,
     attachment_id: int,
     settings: Settings | None = None,
-) -> tuple[ObjectionAttachment, Path]:
-    """An attachment for the parties of its objection only (others: not found)."""
+) -> tuple[ObjectionAttachment, bytes]:
+    """An attachment (its row and content) for the parties of its objection only (others:
+    not found)."""
     settings = settings or get_settings()
     objection = _get(session, actor, objection_id)
     row = repository.attachment(session, attachment_id)
     if row is None or row.objection_id != objection.id:
         raise NotFound("No such attachment.")
-    path = _storage(settings) / row.sha256
-    if not path.exists():
+    content = _attachment_bytes(row, settings)
+    if content is None:
         raise NotFound("No such attachment.")
     audit.record(
         session,
@@ -472,7 +495,50 @@ def attachment_file(
         target_id=objection.id,
         details={"attachment_id": row.id},
     )
-    return row, path
+    return row, content
+
+
+def reseal_attachments(session: Session, *, settings: Settings | None = None) -> int:
+    """``puhui keys rotate``: encrypt every attachment under an older data key again under
+    the active one, and encrypt the plain files of attachments made before encryption
+    (the plain file is deleted once no such attachment names it). Returns the files
+    rewritten."""
+    settings = settings or get_settings()
+    folder = _storage(settings)
+    done = 0
+    plain: set[str] = set()
+    for row in repository.all_attachments(session):
+        aad = _attachment_aad(row.objection_id, row.sha256)
+        if row.stored_name is not None:
+            done += sealed_files.reseal(folder, row.stored_name, magic=ATTACHMENT_MAGIC, aad=aad)
+            continue
+        content = _attachment_bytes(row, settings)
+        if content is None:
+            continue
+        row.stored_name = sealed_files.save(folder, magic=ATTACHMENT_MAGIC, aad=aad, data=content)
+        plain.add(row.sha256)
+        done += 1
+    session.flush()
+    for digest in plain:
+        sealed_files.delete(folder, digest)
+    return done
+
+
+def remove_orphan_files(
+    session: Session, *, settings: Settings | None = None, now: datetime | None = None
+) -> int:
+    """Delete encrypted attachment files no row names, an hour after they were written (a
+    request that failed after writing its file)."""
+    folder = _storage(settings or get_settings())
+    before = (_now(now) - timedelta(hours=1)).timestamp()
+    old = [n for n in sealed_files.older_files(folder, before=before) if len(n) == 32]
+    removed = 0
+    for start in range(0, len(old), 500):
+        names = old[start : start + 500]
+        for orphan in set(names) - repository.known_attachment_names(session, names):
+            sealed_files.delete(folder, orphan)
+            removed += 1
+    return removed
 
 
 # --- the operator routes, the department answers ------------------------------------------

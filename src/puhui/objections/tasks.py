@@ -1,5 +1,6 @@
 """Objections' background work: the deadline sweep (reminders at day 15, escalation
-when overdue; each once) every quarter of an hour, and writing a correction back."""
+when overdue; each once, and attachment files no row names removed) every quarter of an
+hour, and writing a correction back."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ SWEEP_JOB = "objections.sweep"
 @job_handler(SWEEP_JOB)
 def sweep(session: Session, payload: dict[str, Any]) -> None:
     service.sweep(session)
+    service.remove_orphan_files(session)
 
 
 @job_handler(service.CORRECT_JOB)

@@ -1,21 +1,17 @@
 """ID photos: checked to be real JPEG/PNG images and kept SM4-GCM encrypted on disk.
 
-A stored file is ``PHID1 ‖ key id (4 bytes, big-endian) ‖ nonce ‖ ciphertext ‖ tag`` under
-a data key of the field keyring (``core.security.fields``), with
+Stored by ``core.security.sealed_files`` with the magic ``PHID1`` and
 ``puhui-identity/1|<verification id>|<kind>`` as associated data, so a file moved to another
-verification or kind does not decrypt. Names are random, never derived from the content
-(an SM3 of a photo would let anyone holding the photo confirm it is stored here)."""
+verification or kind does not decrypt; names are random."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import struct
 import zlib
 from pathlib import Path
 
 from puhui.core.i18n import N_
-from puhui.core.security import SmCryptoError, fields, sm4_gcm_decrypt, sm4_gcm_encrypt
+from puhui.core.security import sealed_files
 
 MAGIC = b"PHID1"
 MAX_BYTES = 5 * 1024 * 1024
@@ -88,72 +84,19 @@ def _aad(verification_id: int, kind: str) -> bytes:
 
 def save(folder: Path, *, verification_id: int, kind: str, data: bytes) -> str:
     """Encrypt and write one photo; returns its stored name."""
-    keyring = fields.current()
-    key_id = keyring.active
-    blob = sm4_gcm_encrypt(keyring.data_keys[key_id], data, _aad(verification_id, kind))
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = secrets.token_hex(16)
-    tmp = folder / f".{name}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(MAGIC + key_id.to_bytes(4, "big") + blob)
-    tmp.replace(folder / name)
-    return name
+    return sealed_files.save(folder, magic=MAGIC, aad=_aad(verification_id, kind), data=data)
 
 
 def load(folder: Path, *, stored_name: str, verification_id: int, kind: str) -> bytes | None:
     """The photo's bytes, or None when the file is gone."""
-    path = folder / stored_name
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 4:
-        raise fields.FieldCryptoError(f"{path}: not an encrypted identity document")
-    key_id = int.from_bytes(raw[len(MAGIC) : len(MAGIC) + 4], "big")
-    key = fields.current().data_keys.get(key_id)
-    if key is None:
-        raise fields.FieldCryptoError(f"{path}: encrypted with data key {key_id}, not in keyring")
-    try:
-        return sm4_gcm_decrypt(key, raw[len(MAGIC) + 4 :], _aad(verification_id, kind))
-    except SmCryptoError as exc:
-        raise fields.FieldCryptoError(f"{path}: changed, or not this document's file") from exc
+    return sealed_files.load(folder, stored_name, magic=MAGIC, aad=_aad(verification_id, kind))
 
 
 def reseal(folder: Path, *, stored_name: str, verification_id: int, kind: str) -> bool:
     """Encrypt a photo again under the active data key when it is under an older one
-    (``puhui keys rotate``); the file is replaced atomically under its name. True when it
-    was rewritten; False when it is current or gone."""
-    path = folder / stored_name
-    try:
-        head = path.read_bytes()[: len(MAGIC) + 4]
-    except FileNotFoundError:
-        return False
-    keyring = fields.current()
-    if head[len(MAGIC) :] == keyring.active.to_bytes(4, "big"):
-        return False
-    data = load(folder, stored_name=stored_name, verification_id=verification_id, kind=kind)
-    if data is None:
-        return False
-    blob = sm4_gcm_encrypt(keyring.data_keys[keyring.active], data, _aad(verification_id, kind))
-    tmp = folder / f".{stored_name}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(MAGIC + keyring.active.to_bytes(4, "big") + blob)
-    tmp.replace(path)
-    return True
+    (``puhui keys rotate``). True when it was rewritten; False when current or gone."""
+    return sealed_files.reseal(folder, stored_name, magic=MAGIC, aad=_aad(verification_id, kind))
 
 
-def delete(folder: Path, stored_name: str) -> None:
-    (folder / stored_name).unlink(missing_ok=True)
-
-
-def older_files(folder: Path, *, before: float) -> list[str]:
-    """Names of finished files last changed before ``before`` (a POSIX time)."""
-    if not folder.exists():
-        return []
-    return [
-        p.name
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.stat().st_mtime < before
-    ]
+delete = sealed_files.delete
+older_files = sealed_files.older_files
