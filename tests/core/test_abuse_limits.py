@@ -5,6 +5,7 @@ chunked bodies and uploads; and the security headers on every kind of response."
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,6 +135,66 @@ class TestQueriesAndDownloads:
         url = f"/api/v1/ingest/batches/{batches[0]['id']}/report.csv"
         assert city.client.get(url, headers=op).status_code == 200
         _assert_429(city.client.get(url, headers=op), most=3600)
+
+    def test_a_statistics_csv_counts_and_its_json_does_not(self, city, monkeypatch):
+        monkeypatch.setattr(city.settings, "limit_export_per_user", 1)
+        h = city.h("regulator")
+        url = "/api/v1/stats/series/queries"
+        for _ in range(3):  # the figures as JSON: not a download
+            assert city.client.get(url, headers=h).status_code == 200
+        assert city.client.get(url, params={"format": "csv"}, headers=h).status_code == 200
+        _assert_429(city.client.get(url, params={"format": "csv"}, headers=h), most=3600)
+
+
+# Routes whose paths look like files but are not downloads of platform data, each with why.
+NOT_DOWNLOADS = {
+    "/api/v1/entities/{uscc}/profile": "a profile query: its own per-user limit",
+    "/entities/{uscc}/profile": "a profile query: its own per-user limit",
+    "/api/v1/entities/{uscc}/report": "the credit report as JSON: a profile query",
+    "/api/v1/reports/{number}/verify": "public check of a report number, no data",
+    "/api/v1/loan-codes/{code_id}/qr.{fmt}": "the bank's own QR code image",
+    "/api/v1/acquisition/export-quota": "how much of the quota is left",
+    "/api/v1/monitoring/downloads": "the list of one's packages",
+    "/api/v1/monitoring/downloads/{download_id}": "one package's manifest, no rows",
+    "/monitoring/downloads": "the page listing one's packages",
+    "/verification/reviews/{verification_id}/photos/{kind}": (
+        "shown inline on the review page, behind the reviewer's second factor; every view "
+        "is audited"
+    ),
+    "/openapi.json": "the API description",
+}
+FILE_LIKE = re.compile(
+    r"(\.(csv|xlsx|pdf|json|sql|zip|png)$|\{fmt\}|export|/csv/|download|attachments/|"
+    r"package|photos/|report|documents?/|series/)"
+)
+
+
+def _downloads_marked(dependant) -> bool:
+    return any(
+        getattr(dep.call, "__puhui_download__", False) or _downloads_marked(dep)
+        for dep in dependant.dependencies
+    )
+
+
+def test_every_file_route_counts_against_the_download_budget(app):
+    """A route added later that serves a file (CSV, XLSX, PDF, JSON or SQL export, an
+    attachment) without ``limited_download()`` fails here; the stats series, a download
+    only with ``format=csv``, is tested by behaviour above."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    checked, unmarked = 0, []
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or "GET" not in route.methods:
+            continue
+        if not FILE_LIKE.search(route.path) or route.path in NOT_DOWNLOADS:
+            continue
+        if route.path == "/api/v1/stats/series/{key}":
+            continue
+        checked += 1
+        if not _downloads_marked(route.dependant):
+            unmarked.append(route.path)
+    assert unmarked == []
+    assert checked >= 18  # the pattern still finds the platform's downloads
 
 
 class TestBodies:

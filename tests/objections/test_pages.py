@@ -3,6 +3,8 @@ file, the operator routes it, the department answers, the regulator sees it with
 
 from __future__ import annotations
 
+import re
+
 from tests import factories
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -42,6 +44,10 @@ class TestPages:
             "id"
         ]
         assert f"/objections/{oid}/route" in queue.text
+        # the attachment's link on the page opens for the operator (a web route, cookies)
+        (link,) = re.findall(rf'href="(/objections/{oid}/attachments/\d+)"', queue.text)
+        got = town.client.get(link)
+        assert got.status_code == 200 and got.content == PNG
         r = town.client.post(
             f"/objections/{oid}/route",
             data={"source": "TAX", "csrf_token": token},
@@ -61,6 +67,9 @@ class TestPages:
             follow_redirects=False,
         )
         assert r.status_code == 303, r.text
+
+        _login(town, "ent_b")  # not a party: the file is not found
+        assert town.client.get(link).status_code == 404
 
         _login(town, "regulator")
         page = town.client.get("/objections/overview")

@@ -21,7 +21,7 @@ from puhui.audit.schemas import (
 from puhui.core.pagination import PageParams, PageRead, page_read
 from puhui.core.policy import Action, Actor
 from puhui.core.security import SM2_SIGNER_ID
-from puhui.core.web import TxRoute, db, page_params, public, require
+from puhui.core.web import TxRoute, db, limited_download, page_params, public, require
 
 router = APIRouter(prefix="/api/v1/audit", route_class=TxRoute, tags=["audit"])
 
@@ -107,6 +107,7 @@ def public_key(
 def export(
     request: Request,
     actor: Actor = require(Action.AUDIT_EXPORT),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> StreamingResponse:
     service.record(session, actor=actor, action="audit.export")

@@ -114,10 +114,28 @@ def public() -> Any:
 EXPORT_RATE_MESSAGE = N_("Too many downloads; try again in {seconds} seconds.")
 
 
+def count_download(request: Request, actor: Actor, session: Session) -> None:
+    """Count one download (CSV, XLSX, PDF, JSON export, file) against the caller's and its
+    institution's hourly budgets (``PUHUI_LIMIT_EXPORT_PER_USER`` / ``_PER_INSTITUTION``);
+    429 with ``Retry-After`` beyond. For a route that is a download only sometimes (a
+    ``format`` parameter); otherwise declare :func:`limited_download`."""
+    settings = request.app.state.settings
+    limits.for_actor(
+        session,
+        actor,
+        name="export",
+        per_user=settings.limit_export_per_user,
+        per_institution=settings.limit_export_per_institution,
+        seconds=3600,
+        secret=settings.secret_key,
+        message=EXPORT_RATE_MESSAGE,
+    )
+
+
 def limited_download() -> Any:
-    """Count a download (CSV, XLSX, PDF) against the caller's and its institution's hourly
-    budgets (``PUHUI_LIMIT_EXPORT_PER_USER`` / ``_PER_INSTITUTION``); 429 beyond. Declare it
-    after the route's :func:`require`, so only callers the policy lets through are counted."""
+    """Count every call of the route as a download (:func:`count_download`). Declare it
+    after the route's :func:`require`, so only callers the policy lets through are counted.
+    Marked ``__puhui_download__``: a test finds every file route without it."""
 
     def dependency(
         request: Request,
@@ -126,19 +144,22 @@ def limited_download() -> Any:
     ) -> None:
         if actor is None:
             return  # the route's policy answers 401
-        settings = request.app.state.settings
-        limits.for_actor(
-            session,
-            actor,
-            name="export",
-            per_user=settings.limit_export_per_user,
-            per_institution=settings.limit_export_per_institution,
-            seconds=3600,
-            secret=settings.secret_key,
-            message=EXPORT_RATE_MESSAGE,
-        )
+        count_download(request, actor, session)
 
+    dependency.__puhui_download__ = True  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+def file_response(content: bytes, *, media_type: str, filename: str) -> Response:
+    """A file to save (any filename, non-ASCII included, RFC 5987), never cached."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=utf-8''{quote(filename)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- request bodies --------------------------------------------------------------------

@@ -4,7 +4,6 @@ close), `/route` for operators, `/answer` for the department, `/overview` for re
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -12,7 +11,15 @@ from sqlalchemy.orm import Session
 
 from puhui.core.pagination import Page, PageParams, PageRead, page_of
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, page_params, request_locale, require
+from puhui.core.web import (
+    TxRoute,
+    db,
+    file_response,
+    limited_download,
+    page_params,
+    request_locale,
+    require,
+)
 from puhui.objections import service
 from puhui.objections.schemas import (
     AttachmentRead,
@@ -106,19 +113,13 @@ def attachment(
     objection_id: int,
     attachment_id: int,
     actor: Actor = require(Action.OBJECTION_READ, obj="objection"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     row, content = service.attachment_file(
         session, actor=actor, objection_id=objection_id, attachment_id=attachment_id
     )
-    return Response(
-        content,
-        media_type=row.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=utf-8''{quote(row.filename)}",
-            "Cache-Control": "no-store",
-        },
-    )
+    return file_response(content, media_type=row.content_type, filename=row.filename)
 
 
 @router.post("/{objection_id}/withdraw", response_model=ObjectionRead, summary="Withdraw")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,8 @@ from puhui.core.policy import Action, Actor
 from puhui.core.web import (
     TxRoute,
     db,
+    file_response,
+    limited_download,
     page_params,
     redirect,
     register_nav,
@@ -103,6 +105,20 @@ def new_submit(
             session, actor=actor, objection_id=objection.id, filename=file.filename, content=content
         )
     return redirect("/objections")
+
+
+@router.get("/objections/{objection_id}/attachments/{attachment_id}")
+def attachment(
+    objection_id: int,
+    attachment_id: int,
+    actor: Actor = require(Action.OBJECTION_READ, obj="objection"),
+    _download: None = limited_download(),
+    session: Session = Depends(db),
+) -> Response:
+    row, content = service.attachment_file(
+        session, actor=actor, objection_id=objection_id, attachment_id=attachment_id
+    )
+    return file_response(content, media_type=row.content_type, filename=row.filename)
 
 
 @router.post("/objections/{objection_id}/withdraw")

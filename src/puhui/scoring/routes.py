@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, require
+from puhui.core.web import TxRoute, db, limited_download, require
 from puhui.scoring import service
 from puhui.scoring.errors import NoBaseline
 from puhui.scoring.schemas import (
@@ -240,6 +240,7 @@ router.add_api_route(
 def export_json(
     version_id: int,
     actor: Actor = require(Action.MODEL_MANAGE, obj="model_version"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> dict[str, Any]:
     return service.export_json(session, actor=actor, version_id=version_id)
@@ -253,6 +254,7 @@ def export_json(
 def export_sql(
     version_id: int,
     actor: Actor = require(Action.MODEL_MANAGE, obj="model_version"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> PlainTextResponse:
     return PlainTextResponse(
@@ -333,6 +335,7 @@ def leads_file(
     fmt: str,
     limit: Annotated[int, Query(ge=1, le=service.MAX_DOWNLOAD)] = 10_000,
     actor: Actor = require(Action.MODEL_READ, obj="model_version"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     name, media, content = service.leads_file(

@@ -18,6 +18,7 @@ from puhui.core.policy import LENDING_KINDS, Action, Actor, Role
 from puhui.core.web import (
     TxRoute,
     db,
+    limited_download,
     redirect,
     register_nav,
     render,
@@ -290,6 +291,7 @@ def start_batch(
 def export_json(
     version_id: int,
     actor: Actor = require(Action.MODEL_MANAGE, obj="model_version"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     data = service.export_json(session, actor=actor, version_id=version_id)
@@ -306,6 +308,7 @@ def export_json(
 def export_sql(
     version_id: int,
     actor: Actor = require(Action.MODEL_MANAGE, obj="model_version"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     text = service.export_sql(session, actor=actor, version_id=version_id)
@@ -366,6 +369,7 @@ def leads_file(
     fmt: str,
     limit: Annotated[int, Query(ge=1, le=service.MAX_DOWNLOAD)] = 10_000,
     actor: Actor = require(Action.MODEL_READ, obj="model_version"),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     name, media, content = service.leads_file(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from puhui.core.jobs import enqueue
 from puhui.core.policy import Action, Actor
-from puhui.core.web import TxRoute, db, request_locale, require
+from puhui.core.web import TxRoute, count_download, db, request_locale, require
 from puhui.stats import service
 from puhui.stats.errors import InvalidStatsInput
 from puhui.stats.schemas import LprCreate, LprRead, SeriesRead, StatsRead
@@ -52,6 +52,8 @@ def series(
 ) -> SeriesRead | Response:
     if key not in service.SERIES_KEYS:
         raise InvalidStatsInput.at("key", "No such series.")
+    if format == "csv":  # a spreadsheet is a download: it counts against the hourly budget
+        count_download(request, actor, session)
     start, stop = service.month_range(first, last)
     stats = service.overview(session, first=start, last=stop, locale=request_locale(request))
     if format == "csv":

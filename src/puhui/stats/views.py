@@ -20,6 +20,7 @@ from puhui.core.web import (
     TxRoute,
     db,
     field_messages,
+    limited_download,
     redirect,
     register_nav,
     render,
@@ -123,6 +124,7 @@ def stats_csv(
     first: Annotated[str, Query(alias="from", max_length=7)] = "",
     last: Annotated[str, Query(alias="to", max_length=7)] = "",
     actor: Actor = require(Action.STATS_READ),
+    _download: None = limited_download(),
     session: Session = Depends(db),
 ) -> Response:
     if key not in service.SERIES_KEYS:
