@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from puhui.catalog import service as catalog
+from puhui.core.masking import masked
 from puhui.core.security import fields, sealed_files
 from puhui.entities import service as entities
 from puhui.ingest import service as ingest
 from puhui.objections import service
 from puhui.objections.models import ObjectionAttachment
 from tests import factories
-from tests.city import drain
+from tests.city import ID_A, drain
 
 ALL = ["basic", "property", "financial", "operating", "positive", "negative", "credit_evaluation"]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -176,6 +177,33 @@ class TestParties:
             with pytest.raises(fields.FieldCryptoError, match="not this record"):
                 service._attachment_bytes(row, town.settings)
             s.rollback()
+
+    def test_a_disputed_id_number_is_whole_for_the_parties_and_masked_for_the_others(self, town):
+        r = town.client.post(
+            "/api/v1/objections",
+            json={"indicator": "BAS_LEGAL_REP_ID", "period": 202609, "reason": "身份证号有误"},
+            headers=town.h("ent_a"),
+        )
+        assert r.status_code == 201, r.text
+        oid = r.json()["id"]
+        assert r.json()["value"] == ID_A  # the enterprise's own
+        url = f"/api/v1/objections/{oid}"
+        town.client.post(f"{url}/route", json={}, headers=town.h("operator"))
+        assert town.client.get(url, headers=town.h("operator")).json()["value"] == masked(
+            "id_number", ID_A
+        )
+        assert town.client.get(url, headers=town.h("steward_samr")).json()["value"] == ID_A
+        overview = town.client.get("/api/v1/objections/overview", headers=town.h("regulator"))
+        (item,) = [i for i in overview.json()["items"] if i["id"] == oid]
+        assert item["value"] == masked("id_number", ID_A)
+        assert ID_A not in overview.text
+        _login_page = factories.web_login(town.client, town.users["operator"].username)
+        assert _login_page and ID_A not in town.client.get("/objections").text
+        town.client.cookies.clear()
+        # a tax figure is not personal: everyone who may read the objection sees it
+        figure = _raise(town)
+        got = town.client.get(f"/api/v1/objections/{figure['id']}", headers=town.h("regulator"))
+        assert got.json()["value"] == figure["value"] and figure["value"] is not None
 
     def test_key_rotation_encrypts_old_plain_attachments_and_re_encrypts_the_rest(self, town):
         o = _raise(town)

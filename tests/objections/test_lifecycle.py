@@ -135,6 +135,42 @@ class TestDeadline:
         ]
 
 
+    def test_the_audit_keeps_corrected_numbers_but_never_personal_values(self, town):
+        """A tax figure's old and corrected values are in the answer's audit details; a
+        disputed ID number's are not (its corrected value here has a wrong check
+        character, which the audit's number masking would not recognise)."""
+        figure = _raise(town)
+        _route(town, figure)
+        _answer(town, figure, T0 + timedelta(days=2), outcome="corrected", value="0.25")
+        personal = _raise(town, code="BAS_LEGAL_REP_ID")
+        _route(town, personal)
+        wrong_check = "330203198506151230"
+        with town.factory.begin() as s:
+            service.answer(
+                s,
+                actor=_as(s, town, "steward_samr"),
+                objection_id=personal,
+                data=ObjectionAnswer(
+                    outcome="corrected", explanation="已按身份证更正", corrected_value=wrong_check
+                ),
+                now=T0 + timedelta(days=2),
+            )
+        with town.factory() as s:
+            details = dict(
+                s.execute(
+                    select(AuditEvent.target_id, AuditEvent.details).where(
+                        AuditEvent.action == "objection.answer"
+                    )
+                ).all()
+            )
+        assert details[str(figure)]["corrected_value"] == "0.25"
+        assert details[str(figure)]["old_value"] is not None
+        assert "corrected_value" not in details[str(personal)]
+        assert wrong_check not in str(details[str(personal)])
+        with town.factory() as s:  # the objection itself keeps it (encrypted at rest)
+            assert s.get(Objection, personal).corrected_value == wrong_check
+
+
 class TestRules:
     def test_one_open_objection_per_item(self, town):
         _raise(town)

@@ -19,6 +19,12 @@ from puhui.catalog.models import CatalogVersion, Indicator
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.security.lake_fields import LakeFields
 
+# how a personal text indicator is masked (others keep their first and last characters)
+MASK_SHAPES = {
+    "BAS_LEGAL_REP_NAME": "name",
+    "BAS_LEGAL_REP_ID": "id_number",
+    "BAS_CONTACT_MOBILE": "mobile",
+}
 # text indicators of these sensitivities hold personal identifiers: encrypted in the lake
 SEALED_SENSITIVITIES = frozenset({"C2", "C3"})
 CATEGORIES = catalog_file.CATEGORIES

@@ -33,8 +33,8 @@ from puhui.objections.schemas import (
 router = APIRouter(prefix="/api/v1/objections", route_class=TxRoute, tags=["objections"])
 
 
-def _one(session: Session, request: Request, objection: object) -> ObjectionRead:
-    (read,) = service.read(session, [objection], locale=request_locale(request))  # type: ignore[list-item]
+def _one(session: Session, request: Request, actor: Actor, objection: object) -> ObjectionRead:
+    (read,) = service.read(session, [objection], locale=request_locale(request), actor=actor)  # type: ignore[list-item]
     return read
 
 
@@ -45,7 +45,7 @@ def submit(
     actor: Actor = require(Action.OBJECTION_RAISE),
     session: Session = Depends(db),
 ) -> ObjectionRead:
-    return _one(session, request, service.submit(session, actor=actor, data=body))
+    return _one(session, request, actor, service.submit(session, actor=actor, data=body))
 
 
 @router.get("", response_model=PageRead[ObjectionRead], summary="Objections I may see")
@@ -57,7 +57,7 @@ def list_objections(
     session: Session = Depends(db),
 ) -> PageRead[ObjectionRead]:
     page = service.list_for(session, actor=actor, status=status, params=params)
-    items = service.read(session, page.items, locale=request_locale(request))
+    items = service.read(session, page.items, locale=request_locale(request), actor=actor)
     return page_of(Page(items=items, total=page.total, page=page.page, per_page=page.per_page))
 
 
@@ -77,7 +77,9 @@ def get_objection(
     actor: Actor = require(Action.OBJECTION_READ, obj="objection"),
     session: Session = Depends(db),
 ) -> ObjectionRead:
-    return _one(session, request, service.get(session, actor=actor, objection_id=objection_id))
+    return _one(
+        session, request, actor, service.get(session, actor=actor, objection_id=objection_id)
+    )
 
 
 @router.post(
@@ -130,7 +132,7 @@ def withdraw(
     session: Session = Depends(db),
 ) -> ObjectionRead:
     objection = service.withdraw(session, actor=actor, objection_id=objection_id)
-    return _one(session, request, objection)
+    return _one(session, request, actor, objection)
 
 
 @router.post("/{objection_id}/close", response_model=ObjectionRead, summary="Accept the answer")
@@ -141,7 +143,7 @@ def close(
     session: Session = Depends(db),
 ) -> ObjectionRead:
     objection = service.close(session, actor=actor, objection_id=objection_id)
-    return _one(session, request, objection)
+    return _one(session, request, actor, objection)
 
 
 @router.post(
@@ -155,7 +157,7 @@ def route(
     session: Session = Depends(db),
 ) -> ObjectionRead:
     objection = service.route(session, actor=actor, objection_id=objection_id, data=body)
-    return _one(session, request, objection)
+    return _one(session, request, actor, objection)
 
 
 @router.post("/{objection_id}/answer", response_model=ObjectionRead, summary="Answer in writing")
@@ -167,4 +169,4 @@ def answer(
     session: Session = Depends(db),
 ) -> ObjectionRead:
     objection = service.answer(session, actor=actor, objection_id=objection_id, data=body)
-    return _one(session, request, objection)
+    return _one(session, request, actor, objection)

@@ -34,6 +34,7 @@ from puhui.config import Settings, get_settings
 from puhui.core import jobs
 from puhui.core.errors import NotFound, PermissionDenied, field_error
 from puhui.core.i18n import N_, gettext
+from puhui.core.masking import masked, must_mask
 from puhui.core.orm import utcnow
 from puhui.core.pagination import Page, PageParams, paginate
 from puhui.core.policy import Actor, InstitutionKind, Role
@@ -155,10 +156,19 @@ def _step(objection: Objection, event: str) -> None:
 
 
 def read(
-    session: Session, objections: list[Objection], *, locale: str, now: datetime | None = None
+    session: Session,
+    objections: list[Objection],
+    *,
+    locale: str,
+    actor: Actor | None,
+    now: datetime | None = None,
 ) -> list[ObjectionRead]:
-    """What each party reads: the item named, its age in days and whether it is overdue."""
+    """What each party reads: the item named, its age in days and whether it is overdue.
+    A personal or C3 value (disputed or corrected) is whole for the enterprise itself and
+    for the department the objection is routed to (the source of the value, which must
+    check it); operators and the regulator (``actor`` None: the overview) see it masked."""
     at = _now(now)
+    own = actor is not None and actor.role in (Role.ENTERPRISE, Role.DATA_STEWARD)
     briefs = entities.briefs(session, {o.entity_id for o in objections})
     metas = {i.id: i for i in catalog.active_indicators(session)} if objections else {}
     files: dict[int, list[AttachmentRead]] = {}
@@ -169,6 +179,14 @@ def read(
         uscc, name = briefs.get(o.entity_id, ("", ""))
         meta = metas.get(o.indicator_id)
         open_ = machine.is_open(o.status)
+        hide = meta is not None and must_mask(
+            meta.sensitivity, bool(meta.personal), own=own, revealed=False
+        )
+        shape = catalog.MASK_SHAPES.get(meta.code) if meta is not None else None
+
+        def shown(value: str | None, hide: bool = hide, shape: str | None = shape) -> str | None:
+            return masked(shape, value) if hide and value else value
+
         out.append(
             ObjectionRead(
                 id=o.id,
@@ -177,7 +195,7 @@ def read(
                 indicator=meta.code if meta else str(o.indicator_id),
                 indicator_name=(meta.name_en if locale == "en" else meta.name_zh) if meta else "",
                 period=o.period,
-                value=o.value,
+                value=shown(o.value),
                 batch_id=o.batch_id,
                 source_code=o.source_code,
                 reason=o.reason,
@@ -192,7 +210,7 @@ def read(
                 outcome=o.outcome,
                 outcome_label=gettext(locale, LABELS[o.outcome]) if o.outcome else None,
                 explanation=o.explanation,
-                corrected_value=o.corrected_value,
+                corrected_value=shown(o.corrected_value),
                 correction_batch_id=o.correction_batch_id,
                 answered_at=o.answered_at,
                 closed_at=o.closed_at,
@@ -239,7 +257,7 @@ def overview(session: Session, *, locale: str, now: datetime | None = None) -> O
     """Every open objection with its age, oldest first (the regulator's view)."""
     at = _now(now)
     rows = list(session.scalars(repository.objections_query(open_only=True)))
-    items = read(session, rows, locale=locale, now=at)
+    items = read(session, rows, locale=locale, actor=None, now=at)
     return Overview(
         open=len(items),
         overdue=sum(i.overdue for i in items),
@@ -630,8 +648,8 @@ def answer(
     if len(explanation) < 4:
         raise field_error("explanation", N_("Explain the outcome (at least 4 characters)."))
     corrected: str | None = None
+    meta = next(i for i in catalog.active_indicators(session) if i.id == objection.indicator_id)
     if data.outcome == "corrected":
-        meta = next(i for i in catalog.active_indicators(session) if i.id == objection.indicator_id)
         num, text = _check_value(meta.value_type, data.corrected_value)
         corrected = text if text is not None else _plain(num)
     elif data.corrected_value:
@@ -649,11 +667,17 @@ def answer(
         action="objection.answer",
         target_type="objection",
         target_id=objection.id,
-        details={
-            "outcome": data.outcome,
-            "corrected_value": corrected,
-            "old_value": objection.value,
-        },
+        # the audit chain is permanent and readable by auditors: a personal value (an ID
+        # or mobile number, a name) stays in the objection's encrypted columns and the lake
+        details=(
+            {"outcome": data.outcome, "values": "personal, not recorded"}
+            if meta.personal or meta.sensitivity == "C3"
+            else {
+                "outcome": data.outcome,
+                "corrected_value": corrected,
+                "old_value": objection.value,
+            }
+        ),
     )
     if corrected is not None:
         jobs.enqueue(

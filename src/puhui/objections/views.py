@@ -51,7 +51,7 @@ def objections_page(
     session: Session = Depends(db),
 ) -> HTMLResponse:
     page = service.list_for(session, actor=actor, status=status or None, params=params)
-    items = service.read(session, page.items, locale=request_locale(request))
+    items = service.read(session, page.items, locale=request_locale(request), actor=actor)
     sources = ingest.list_sources(session, params=PageParams(page=1, per_page=100)).items
     return render(
         request,

@@ -63,12 +63,7 @@ TREND_MONTHS = 24
 PLATFORM_SOURCE = "PLATFORM"
 REVEAL_ROLES = frozenset({Role.CUSTOMER_MANAGER, Role.RISK_MANAGER})
 MIN_REASON = 4
-# how a personal text indicator is masked (others keep their first and last characters)
-SHAPES = {
-    "BAS_LEGAL_REP_NAME": "name",
-    "BAS_LEGAL_REP_ID": "id_number",
-    "BAS_CONTACT_MOBILE": "mobile",
-}
+SHAPES = catalog.MASK_SHAPES  # how a personal text indicator is masked
 UNIT_LABELS = {
     "yuan": N_("yuan"),
     "year": N_("years"),
