@@ -8,7 +8,7 @@ import time
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from puhui.accounts.models import User
 from puhui.matching import wechat
@@ -133,8 +133,18 @@ class TestSimpleFlow:
         with market.factory() as s:
             user = s.scalars(select(User).where(User.entity_uscc == rec.uscc)).one()
             assert user.mobile == mobile and user.password_hash == "!unclaimed"
-        # the owner completes the account by registering with the same mobile
-        market.client.post("/api/v1/auth/register/code", json={"mobile": mobile})
+        # the owner completes the account by registering with the same mobile: one code a
+        # minute per number, whatever it is for, so the registration code waits the minute
+        too_soon = market.client.post("/api/v1/auth/register/code", json={"mobile": mobile})
+        assert too_soon.status_code == 429 and 1 <= int(too_soon.headers["Retry-After"]) <= 60
+        with market.factory.begin() as s:  # the minute passes
+            from puhui.core import limits
+
+            minute = limits.Limit("sms.minute", 1, 60)
+            key = limits.subject_key(minute, f"mobile:{mobile}", market.settings.secret_key)
+            s.execute(delete(limits.RateCounter).where(limits.RateCounter.key == key))
+        r = market.client.post("/api/v1/auth/register/code", json={"mobile": mobile})
+        assert r.status_code == 202, r.text
         with market.factory() as s:
             body = s.scalars(
                 select(Message.body).where(Message.sent_to(mobile)).order_by(Message.id.desc())

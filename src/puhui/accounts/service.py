@@ -930,11 +930,11 @@ def request_mobile_code(
         waited = (now - last.created_at).total_seconds()
         error.retry_after = max(1, int(CODE_RESEND_SECONDS - waited))  # type: ignore[attr-defined]
         raise error
-    # atomic across processes (the check above can race): one code a minute per number and
-    # purpose — a demand's code, then a registration code a moment later, is one journey —
-    # and a daily budget per number across purposes
+    # atomic across processes (the check above can race): one code a minute per number,
+    # whatever it is for (a registration right after a demand's code waits out the minute:
+    # a number is never sent two codes within 60 s), and a daily budget per number
     for limit, subject in (
-        (limits.Limit("sms.minute", 1, CODE_RESEND_SECONDS), f"{purpose}:mobile:{mobile}"),
+        (limits.Limit("sms.minute", 1, CODE_RESEND_SECONDS), f"mobile:{mobile}"),
         (limits.Limit("sms.day", settings.limit_sms_codes_per_day, 86_400), f"mobile:{mobile}"),
     ):
         limits.hit(session, limit, subject, secret=settings.secret_key, message=CODE_RATE_MESSAGE)
