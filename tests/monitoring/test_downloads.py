@@ -163,6 +163,19 @@ class TestCreate:
             == 6
         )
 
+    def test_a_retracted_value_is_not_in_the_package(self, session, world, actor):
+        """The retention job supersedes an expired negative record with an empty value:
+        the package leaves the row out (the profile and the snapshot do likewise)."""
+        write(session, world, [(world.ids[0], TAX, 202401, None, None)])
+        created = downloads.create(
+            session, actor=actor, data=request(indicators=[TAX]), lake=world.lake
+        )
+        _, frame = open_rows(created)
+        first = frame.filter(pl.col("uscc") == world.usccs[0])
+        assert first["period"].to_list() == [202402]
+        assert frame.filter(pl.col("uscc") == world.usccs[1]).height == 2
+        assert created.download.row_count == 3
+
     def test_parquet_and_a_period_list(self, session, world, actor):
         data = request(format="parquet", periods=[202403, 202401], indicators=[TAX])
         created = downloads.create(session, actor=actor, data=data, lake=world.lake)

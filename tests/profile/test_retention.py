@@ -146,8 +146,33 @@ class TestScheduledJob:
 
         _run_job(city, monkeypatch, datetime(2031, 10, 1, tzinfo=UTC))
         assert _negatives(city) == {}
-        # the snapshot (what filters and downloads read) no longer holds the record
+        # nor does the snapshot (what filters read; downloads leave retracted rows out)
         assert _snapshot_value(city, "NEG_ADMIN_PENALTIES_36M") is None
+
+    def test_personal_and_enterprise_records_expire_by_their_own_windows(
+        self, city, monkeypatch, tmp_path
+    ):
+        """The legal representative's dishonest record (personal: 5 years) and a
+        court penalty of the enterprise (its window set to 8 years here) end the same month;
+        five years on, only the personal one is gone."""
+        from tests.city import _csv
+
+        path = _csv(tmp_path, "spc.csv", [f"{city.a},NEG_LEGAL_REP_DISHONEST,2026-09,1"])
+        out = ingest.ingest_path(
+            city.factory, source_code="SPC", path=path, actor=None, via="cli",
+            settings=city.settings,
+        )  # fmt: skip
+        assert out.status == "committed"
+        drain(city.factory)
+        _grant(city)
+        assert {"NEG_LEGAL_REP_DISHONEST", "NEG_ADMIN_PENALTIES_36M"} <= set(_negatives(city))
+        monkeypatch.setattr(city.settings, "retention_enterprise_negative_years", 8)
+        _run_job(city, monkeypatch, datetime(2031, 10, 1, tzinfo=UTC))
+        after = _negatives(city)
+        assert "NEG_LEGAL_REP_DISHONEST" not in after
+        assert "NEG_ADMIN_PENALTIES_36M" in after  # an enterprise's: 8 years
+        assert _snapshot_value(city, "NEG_LEGAL_REP_DISHONEST") is None
+        assert _snapshot_value(city, "NEG_ADMIN_PENALTIES_36M") == 1
 
     def test_the_job_is_idempotent(self, city):
         now = datetime(2032, 1, 1, tzinfo=UTC)

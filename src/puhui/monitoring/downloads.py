@@ -222,7 +222,12 @@ def _rows(
     frames = []
     for entity_id, uscc, name, categories in included:
         ids = [i.id for i in indicators if i.category in categories]
-        rows = lake.history(entity_id, ids).filter(pl.col("period").is_in(periods))
+        rows = lake.history(entity_id, ids).filter(
+            pl.col("period").is_in(periods)
+            # a value retracted (an expired negative record, superseded with nothing) or
+            # never reported: not a row of the package
+            & (pl.col("value_num").is_not_null() | pl.col("value_text").is_not_null())
+        )
         if rows.height == 0:
             continue
         frames.append(
