@@ -134,7 +134,6 @@ class TestDeadline:
             "objection.close",
         ]
 
-
     def test_the_audit_keeps_corrected_numbers_but_never_personal_values(self, town):
         """A tax figure's old and corrected values are in the answer's audit details; a
         disputed ID number's are not (its corrected value here has a wrong check

@@ -12,6 +12,7 @@ import pytest
 
 from puhui.accounts.models import User
 from puhui.config import Settings, get_settings
+from puhui.core.orm import utcnow
 from puhui.core.policy import Actor, InstitutionKind, Role
 from puhui.entities import service as entities
 from puhui.verification.schemas import ID_CHECK, ID_WEIGHTS
@@ -86,12 +87,13 @@ def town(session) -> Town:
         ent_actor=Actor(
             user_id=ent.id, username=ent.username, role=Role.ENTERPRISE, entity_uscc=rec.uscc
         ),
-        op_actor=Actor(
+        op_actor=Actor(  # a reviewer who checked their authenticator a moment ago
             user_id=operator.id,
             username=operator.username,
             role=Role.OPERATOR,
             institution_id=platform.id,
             institution_kind=InstitutionKind.PLATFORM,
+            second_factor_at=utcnow(),
         ),
     )
 

@@ -188,6 +188,21 @@ class TestReview:
         assert item.legal_rep_id_number == REP_ID[:6] + "********" + REP_ID[-4:]
         assert item.legal_rep_name == "王**"
 
+    def test_the_whole_number_and_the_photos_need_a_recent_second_factor_check(self, session, town):
+        from dataclasses import replace
+
+        from puhui.verification.errors import ReviewNeedsSecondFactor
+
+        row = _submitted(session, town)
+        for at in (None, utcnow() - timedelta(hours=2)):
+            unchecked = replace(town.op_actor, second_factor_at=at)
+            with pytest.raises(ReviewNeedsSecondFactor):
+                service.review(session, actor=unchecked, verification_id=row.id, full=True)
+            with pytest.raises(ReviewNeedsSecondFactor):
+                service.document(session, actor=unchecked, verification_id=row.id, kind="id_card")
+            masked = service.review(session, actor=unchecked, verification_id=row.id)
+            assert masked.legal_rep_id_number != REP_ID
+
     def test_the_review_shows_the_whole_number_to_compare_and_every_view_is_audited(
         self, session, town
     ):

@@ -3,6 +3,8 @@ masked everywhere but on the operator's review page."""
 
 from __future__ import annotations
 
+import pyotp
+
 from puhui.core.masking import mask_id_number
 from tests import factories
 from tests.verification.conftest import OTHER_ID, REP_ID, REP_NAME, jpeg, png
@@ -53,7 +55,15 @@ def test_the_manual_flow_end_to_end(client, session, town):
     assert vid in [i["id"] for i in listed["items"]]
     one = client.get(f"/api/v1/verification/reviews/{vid}", headers=op_api).json()
     assert one["legal_rep_id_number"] == mask_id_number(REP_ID)
+    # without a recent second-factor check: masked, no photos, the code form
     review = client.get(f"/verification/reviews/{vid}")
+    assert review.status_code == 200 and REP_ID not in review.text
+    assert 'name="otp"' in review.text and "/photos/id_card" not in review.text
+    assert client.get(f"/verification/reviews/{vid}/photos/id_card").status_code == 403
+    secret = factories.enrol_second_factor(session, town.operator)
+    wrong = client.get(f"/verification/reviews/{vid}", params={"otp": "000000"})
+    assert wrong.status_code == 422 and REP_ID not in wrong.text
+    review = client.get(f"/verification/reviews/{vid}", params={"otp": pyotp.TOTP(secret).now()})
     assert REP_ID in review.text  # compared with the photo, here only
     photo = client.get(f"/verification/reviews/{vid}/photos/id_card")
     assert photo.status_code == 200 and photo.content == png()

@@ -22,6 +22,17 @@ class VerificationRequired(PermissionDenied):
         )
 
 
+class ReviewNeedsSecondFactor(PermissionDenied):
+    """The whole ID number and the photos are shown only after a recent check of the
+    reviewer's second factor (as for every unmasked view)."""
+
+    default_code = "second_factor_required"
+    default_message = N_(
+        "Seeing the whole ID number and the photos needs a recent check of your "
+        "authenticator app: enter its code first."
+    )
+
+
 class VerificationNotFound(NotFound):
     default_code = "verification_not_found"
     default_message = N_("No such identity verification.")

@@ -44,6 +44,7 @@ from puhui.verification.errors import (
     AlreadyVerified,
     CallbackRejected,
     CallbackReplayed,
+    ReviewNeedsSecondFactor,
     VerificationNotFound,
     VerificationRequired,
     WrongState,
@@ -409,7 +410,10 @@ def review(
     now: datetime | None = None,
 ) -> ReviewDetail:
     """One verification for an operator; ``full`` shows the claimed name and ID number
-    whole (the review page, to compare with the photo) and is audited as such."""
+    whole (the review page, to compare with the photo) and is audited as such; it needs a
+    recent second-factor check (:class:`ReviewNeedsSecondFactor`)."""
+    if full and not accounts.second_factor_recent(actor):
+        raise ReviewNeedsSecondFactor()
     row = _get(session, verification_id)
     item = _item(session, row, _now(now))
     if full:
@@ -441,8 +445,11 @@ def document(
     kind: str,
     settings: Settings | None = None,
 ) -> tuple[str, bytes]:
-    """(content type, bytes) of one photo, for operators; every view is audited."""
+    """(content type, bytes) of one photo, for operators after a recent second-factor
+    check; every view is audited."""
     settings = settings or get_settings()
+    if not accounts.second_factor_recent(actor, settings):
+        raise ReviewNeedsSecondFactor()
     row = _get(session, verification_id)
     found = next((d for d in repository.documents(session, row.id) if d.kind == kind), None)
     if found is None or found.purged_at is not None:

@@ -5,13 +5,16 @@ account that still has to verify where to go."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from puhui.accounts import service as accounts
+from puhui.accounts.errors import InvalidSecondFactor
 from puhui.core.errors import ValidationFailed, field_error
 from puhui.core.i18n import N_
 from puhui.core.pagination import PageParams
@@ -112,11 +115,22 @@ def reviews_page(
 def review_page(
     request: Request,
     verification_id: int,
+    otp: Annotated[str, Query(max_length=32)] = "",
     actor: Actor = require(Action.IDENTITY_REVIEW, obj="verification"),
     session: Session = Depends(db),
 ) -> HTMLResponse:
-    item = service.review(session, actor=actor, verification_id=verification_id, full=True)
-    return render(request, "verification/review.html", {"item": item}, actor=actor)
+    """The review: the whole ID number and the photos after a recent second-factor check
+    (the code is entered on this page); masked, with the code form, before."""
+    if otp:
+        try:
+            checked = accounts.step_up(session, actor=actor, code=otp)
+        except InvalidSecondFactor as exc:
+            session.commit()  # the failure's audit record and its count stay
+            raise field_error("otp", exc.message) from exc
+        actor = replace(actor, second_factor_at=checked)
+    full = accounts.second_factor_recent(actor, request.app.state.settings)
+    item = service.review(session, actor=actor, verification_id=verification_id, full=full)
+    return render(request, "verification/review.html", {"item": item, "full": full}, actor=actor)
 
 
 @router.get("/verification/reviews/{verification_id}/photos/{kind}")
