@@ -92,8 +92,14 @@ class TestKeys:
         own_keyring()
         stored = fields.encrypt("t.c", "x")
         new = "ffeeddccbbaa99887766554433221100"
+        running = dict(fields._cache)  # what a server process read at start
         r = CliRunner().invoke(cli, ["keys", "rewrap"], env={"PUHUI_NEW_MASTER_KEY": new})
         assert r.exit_code == 0, r.output
+        fields._cache.update(running)  # (the command ran in this process: put it back)
+        # a process running with the old master key keeps the keys it read: no downtime
+        assert fields.decrypt("t.c", stored) == "x"
+        assert fields.decrypt("t.c", fields.encrypt("t.c", "y")) == "y"
+        fields._cache.clear()  # a process started afterwards with the old master key
         with pytest.raises(fields.FieldCryptoError, match="does not open"):
             fields.decrypt("t.c", stored)  # the old master key no longer opens it
         own_keyring(master=new)

@@ -28,6 +28,7 @@ import collections
 import contextlib
 import fcntl
 import json
+import logging
 import multiprocessing
 import os
 import threading
@@ -53,6 +54,8 @@ from puhui.core.security.sm import (
     sm4_gcm_encrypt,
 )
 
+log = logging.getLogger(__name__)
+
 PREFIX = "sm4"
 KEYRING_VERSION = 1
 
@@ -77,6 +80,7 @@ class Keyring:
     active: int
     data_keys: dict[int, bytes]
     index_key: bytes
+    rewrapped: bool = False  # the file is under another master key now (see ``current``)
 
     @staticmethod
     def _load(path: Path, master: bytes) -> Keyring:
@@ -229,7 +233,22 @@ def current() -> Keyring:
         cached = _cache.get(str(path))
         if cached is not None and cached[0] == mtime and cached[1] == master:
             return cached[2]
-        keyring = Keyring._load(path, master)
+        try:
+            keyring = Keyring._load(path, master)
+        except FieldCryptoError:
+            if cached is None or cached[1] != master:
+                raise
+            # ``puhui keys rewrap`` wrapped the file under a new master key while this
+            # process runs with the old one: the data keys it holds are unchanged, so it
+            # goes on with them (no downtime) until it is restarted with the new key
+            if not cached[2].rewrapped:
+                log.warning(
+                    "%s: wrapped under another master key; running on the keys read at "
+                    "start until restarted with the new PUHUI_MASTER_KEY",
+                    path,
+                )
+                cached[2].rewrapped = True
+            return cached[2]
         _cache[str(path)] = (mtime, master, keyring)
         return keyring
 
