@@ -176,6 +176,26 @@ class TestCreate:
         assert frame.filter(pl.col("uscc") == world.usccs[1]).height == 2
         assert created.download.row_count == 3
 
+    def test_a_value_under_objection_is_flagged_in_the_package(self, session, world, actor):
+        from puhui.objections.models import Objection
+
+        now = utcnow()
+        session.add(
+            Objection(
+                entity_id=world.ids[0], indicator_id=world.indicator(session, TAX),
+                period=202402, batch_id=1, reason="数额有误", status="submitted",
+                submitted_at=now, due_at=now + timedelta(days=20),
+            )
+        )  # fmt: skip
+        session.flush()
+        created = downloads.create(
+            session, actor=actor, data=request(indicators=[TAX]), lake=world.lake
+        )
+        _, frame = open_rows(created)
+        flagged = frame.filter(pl.col("under_objection"))
+        assert flagged.select("uscc", "period").rows() == [(world.usccs[0], 202402)]
+        assert frame.height == 4
+
     def test_parquet_and_a_period_list(self, session, world, actor):
         data = request(format="parquet", periods=[202403, 202401], indicators=[TAX])
         created = downloads.create(session, actor=actor, data=data, lake=world.lake)

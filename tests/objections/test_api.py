@@ -63,6 +63,24 @@ def _profile(town, who="cm_a") -> dict:
 
 
 class TestFlagAndCorrection:
+    def test_the_flag_reaches_negative_records_and_trends_too(self, town):
+        _grant(town)
+        for code, period in (("NEG_ABNORMAL_OPERATION", 202607), ("OPR_SS_HEADCOUNT_M", 202608)):
+            r = town.client.post(
+                "/api/v1/objections",
+                json={"indicator": code, "period": period, "reason": "该记录有误请核实"},
+                headers=town.h("ent_a"),
+            )
+            assert r.status_code == 201, r.text
+        profile = _profile(town)
+        negatives = {n["code"]: n for n in profile["negative_records"]}
+        assert negatives["NEG_ABNORMAL_OPERATION"]["under_objection"] is True
+        assert negatives["NEG_ADMIN_PENALTIES_36M"]["under_objection"] is False
+        trends = {t["code"]: t for t in profile["trends"]}
+        assert trends["OPR_SS_HEADCOUNT_M"]["disputed_periods"] == [202608]
+        pdf = town.client.get(f"/api/v1/entities/{town.a}/report.pdf", headers=town.h("cm_a"))
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
     def test_a_bank_sees_the_flag_and_then_the_corrected_value_with_history(self, town):
         _grant(town)
         assert _value(_profile(town), "OPR_TAX_TOTAL_YOY")["under_objection"] is False

@@ -66,6 +66,7 @@ from puhui.monitoring.schemas import (
     DownloadSkip,
     PeriodRange,
 )
+from puhui.objections import service as objections
 from puhui.profile.service import SHAPES
 
 QUERY_KIND = "download"
@@ -91,6 +92,7 @@ SCHEMA = {
     "value_text": pl.String,
     "unit": pl.String,
     "masked": pl.Boolean,  # a personal or C3 value, masked
+    "under_objection": pl.Boolean,  # the enterprise disputes this value (an open objection)
 }
 COLUMNS = tuple(SCHEMA)
 
@@ -217,6 +219,7 @@ def _rows(
     included: list[tuple[int, str, str, frozenset[str]]],
     indicators: list[Any],
     periods: list[int],
+    disputed: set[tuple[int, int, int]],
 ) -> pl.DataFrame:
     by_id = {i.id: i for i in indicators}
     frames = []
@@ -257,6 +260,9 @@ def _rows(
         records["value_text"].append(text)
         records["unit"].append(meta.unit)
         records["masked"].append(hide)
+        records["under_objection"].append(
+            (int(r["entity_id"]), int(r["indicator_id"]), int(r["period"])) in disputed
+        )
     return pl.DataFrame(
         records,
         schema=SCHEMA,
@@ -316,7 +322,12 @@ def create(
     if not included:
         raise NothingToDownload(details={"skipped": [s.model_dump() for s in skipped]})
     frame = _rows(
-        lake or open_lake(settings), catalog.lake_fields(session), included, indicators, periods
+        lake or open_lake(settings),
+        catalog.lake_fields(session),
+        included,
+        indicators,
+        periods,
+        objections.open_items_of(session, [e for e, _, _, _ in included]),
     )
     day = now.astimezone(SHANGHAI).date()
     limit = settings.download_daily_rows

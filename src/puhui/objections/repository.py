@@ -42,6 +42,17 @@ def open_items(session: Session, entity_id: int) -> set[tuple[int, int]]:
     return {(int(i), int(p)) for i, p in session.execute(stmt)}
 
 
+def open_items_of(session: Session, entity_ids: Sequence[int]) -> set[tuple[int, int, int]]:
+    found: set[tuple[int, int, int]] = set()
+    ids = sorted(set(entity_ids))
+    for start in range(0, len(ids), 1000):
+        stmt = select(Objection.entity_id, Objection.indicator_id, Objection.period).where(
+            Objection.entity_id.in_(ids[start : start + 1000]), Objection.status.in_(OPEN)
+        )
+        found |= {(int(e), int(i), int(p)) for e, i, p in session.execute(stmt)}
+    return found
+
+
 def objections_query(
     *,
     entity_id: int | None = None,

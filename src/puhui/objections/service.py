@@ -271,6 +271,11 @@ def open_items(session: Session, *, entity_id: int) -> set[tuple[int, int]]:
     return repository.open_items(session, entity_id)
 
 
+def open_items_of(session: Session, entity_ids: list[int]) -> set[tuple[int, int, int]]:
+    """(entity id, indicator id, period) of the entities' items under objection now."""
+    return repository.open_items_of(session, entity_ids)
+
+
 # --- the enterprise raises and withdraws ---------------------------------------------------
 
 

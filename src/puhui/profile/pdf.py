@@ -153,7 +153,8 @@ def render(report: CreditReport, gettext: Callable[[str], str]) -> bytes:
         story.append(Paragraph(_(N_("Negative records")), heading))
         rows = [[_(N_("Record")), _(N_("Value")), _(N_("Status")), _(N_("Periods"))]]
         for n in profile.negative_records:
-            rows.append([n.name, str(n.value), _(n.status), f"{n.first_period} - {n.last_period}"])
+            status = _(n.status) + (f" ({_(N_('under objection'))})" if n.under_objection else "")
+            rows.append([n.name, str(n.value), status, f"{n.first_period} - {n.last_period}"])
         story.append(_grid(rows, base, widths=(80, 30, 25, 45), header=True))
     for block in profile.categories:
         shown = [v for v in block.indicators if v.value is not None or v.masked]
@@ -167,7 +168,9 @@ def render(report: CreditReport, gettext: Callable[[str], str]) -> bytes:
             rows.append(
                 [
                     v.name,
-                    _value(v) + unit,
+                    _value(v)
+                    + unit
+                    + (f" ({_(N_('under objection'))})" if v.under_objection else ""),
                     "" if v.period is None else str(v.period),
                     "" if v.source is None else v.source.department,
                 ]

@@ -65,6 +65,7 @@ class Trend(BaseModel):
     category: str
     periods: list[int]
     values: list[float | None]
+    disputed_periods: list[int] = []  # periods of this series under objection now
 
 
 class NegativeRecord(BaseModel):
@@ -75,6 +76,7 @@ class NegativeRecord(BaseModel):
     first_period: int
     last_period: int  # the last period it was on record
     latest_period: int
+    under_objection: bool = False  # an open objection disputes one of its periods
 
 
 class ScoreReason(BaseModel):

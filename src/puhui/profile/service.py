@@ -377,8 +377,10 @@ def _assemble(
         consent_id=scope.consent_id,
         categories=blocks,
         withheld=[c for c in consent.CATEGORIES if not scope.covers(c)],
-        trends=_trends(series, metas, locale, scope, revealed),
-        negative_records=_negatives(series, metas, locale) if scope.covers("negative") else [],
+        trends=_trends(series, metas, locale, scope, revealed, disputed),
+        negative_records=(
+            _negatives(series, metas, locale, disputed) if scope.covers("negative") else []
+        ),
         health=_health(entity.id, latest, metas, scope, locale, settings),
         query_record_id=0,
         generated_at=datetime.now(UTC),
@@ -422,6 +424,7 @@ def _trends(
     locale: str,
     scope: consent.ReadScope,
     revealed: bool,
+    disputed: set[tuple[int, int]],
 ) -> list[Trend]:
     """The last 24 months of every numeric time-series indicator with two or more points."""
     if not series:
@@ -450,6 +453,7 @@ def _trends(
                 category=meta.category,
                 periods=[p for p, _, _, _ in points],
                 values=[_number(_typed(meta, n, t)) for _, n, t, _ in points],
+                disputed_periods=[p for p, _, _, _ in points if (indicator_id, p) in disputed],
             )
         )
     keys = {m.code for m in metas.values() if m.key}
@@ -462,7 +466,10 @@ def _months_back(period: int, months: int) -> int:
 
 
 def _negatives(
-    series: dict[int, Points], metas: dict[int, Meta], locale: str
+    series: dict[int, Points],
+    metas: dict[int, Meta],
+    locale: str,
+    disputed: set[tuple[int, int]],
 ) -> list[NegativeRecord]:
     """Each negative indicator that was ever on record: current or cleared."""
     out = []
@@ -485,6 +492,7 @@ def _negatives(
                 first_period=hits[0][0],
                 last_period=hits[-1][0],
                 latest_period=latest_period,
+                under_objection=any((indicator_id, p) in disputed for p, _ in on),
             )
         )
     return sorted(out, key=lambda r: (r.status != "current", -r.last_period, r.code))
