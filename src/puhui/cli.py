@@ -714,8 +714,9 @@ def audit_verify(
         list[Path] | None,
         typer.Option(
             "--public-key",
-            help="A trusted SM2 public key (PEM), repeatable. Default: for a file, the keys "
-            "its header lists; for the database, its signing keys and the platform's key.",
+            help="A trusted SM2 public key (PEM), repeatable; only these (and, for the "
+            "database, the platform's key file) are trusted. Default: for a file, the keys "
+            "its header lists; for the database, the signing keys it lists.",
         ),
     ] = None,
 ) -> None:
@@ -756,11 +757,16 @@ def audit_verify(
             except SmCryptoError as exc:
                 raise fail(str(exc)) from exc
         try:
-            report = audit_service.verify_database(get_session_factory(), key=platform)
+            report = audit_service.verify_database(
+                get_session_factory(), key=platform, trusted=keys or None
+            )
         except Exception as exc:
             raise fail(_message(exc)) from exc
-        if keys:
-            console.print("[yellow]--public-key is for files; the database lists its keys[/]")
+        if not keys:
+            console.print(
+                "[yellow]signatures checked with the signing keys the database lists and the "
+                "platform key file; pass --public-key to trust only keys you hold[/]"
+            )
         _print_report(report, "database")
     if not report.ok:
         raise typer.Exit(1)

@@ -26,6 +26,27 @@ class TestAuditCommands:
         assert r.exit_code == 0 and "1 signed checkpoints verified" in r.output, r.output
         r = run("audit", "verify")
         assert r.exit_code == 0 and "database" in r.output, r.output
+        assert "pass --public-key" in r.output  # trusting what the database lists
+
+        # a key the database lists but nobody published: a checkpoint it signs is taken on
+        # the database's word, and refused once the verifier pins the keys it trusts
+        from sqlalchemy.orm import sessionmaker
+
+        from puhui import registry
+        from puhui.audit import service as audit_service
+
+        registry.load_all()
+        engine = create_engine(cli_db)
+        try:
+            with sessionmaker(engine).begin() as s:
+                audit_service.record(s, actor=None, action="test.note", username="cli")
+            with sessionmaker(engine).begin() as s:
+                audit_service.checkpoint(s, key=Sm2PrivateKey.generate())
+        finally:
+            engine.dispose()
+        assert run("audit", "verify").exit_code == 0
+        r = run("audit", "verify", "--public-key", str(public))
+        assert r.exit_code == 1 and "unknown key" in r.output, r.output
 
         engine = create_engine(cli_db)
         try:

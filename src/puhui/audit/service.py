@@ -256,15 +256,24 @@ def export_lines(
 
 
 def verify_database(
-    factory: sessionmaker[Session], *, key: Sm2PrivateKey | None, page_size: int = PAGE_SIZE
+    factory: sessionmaker[Session],
+    *,
+    key: Sm2PrivateKey | None,
+    trusted: dict[str, Sm2PublicKey] | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> chain.Report:
     """Recompute the whole chain stored in the database against its head row and its
-    checkpoints (signatures checked with the keys the database lists and ``key``)."""
+    checkpoints. Signatures are checked with ``trusted`` only when given (keys pinned out
+    of band: someone who could rewrite the tables could also list a key of their own),
+    else with the keys the database lists; ``key`` (the platform's) is trusted either way."""
     with factory() as session:
         seq, head_hash = repository.head(session)
         pems = repository.signing_keys(session)
         checkpoints = _checkpoint_lines(repository.checkpoints_upto(session, 2**62))
-    keys = {key_id: Sm2PublicKey.from_pem(pem) for key_id, pem in pems.items()}
+    if trusted is not None:
+        keys = dict(trusted)
+    else:
+        keys = {key_id: Sm2PublicKey.from_pem(pem) for key_id, pem in pems.items()}
     if key is not None:
         keys[key.public_key().fingerprint()] = key.public_key()
     verifier = chain.Verifier(keys, require_signed_end=False)
