@@ -30,6 +30,7 @@ from bench import (
     registry_load,
     scoring,
     stats,
+    stats_refresh,
 )
 
 BENCHMARKS = {
@@ -50,6 +51,7 @@ BENCHMARKS = {
     "registry_load": registry_load.run,
     "quality": quality.run,
     "lake_seal": lake_seal.run,
+    "stats_refresh": stats_refresh.run,
 }
 
 

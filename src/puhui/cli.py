@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
@@ -918,6 +919,44 @@ def download_open(
         f"[bold green]✓[/] verified and decrypted: {out / opened.data_name} "
         f"({opened.inner['row_count']} rows) and {out / pkg.MANIFEST}",
         highlight=False,
+    )
+
+
+# --- database roles -------------------------------------------------------------------------
+
+db_app = typer.Typer(help="The database: roles.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("app-role")
+def db_app_role(
+    role: Annotated[str, typer.Argument(help="The login role the platform will run as.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PUHUI_APP_ROLE_PASSWORD",
+            help="Its password (better from PUHUI_APP_ROLE_PASSWORD); none: keep as is.",
+        ),
+    ] = None,
+) -> None:
+    """PostgreSQL: create the role the platform runs as and grant it what it needs, never
+    UPDATE, DELETE or TRUNCATE on the audit chain. Run as the owner who migrates (puhui
+    init); then run the platform with PUHUI_DATABASE_URL naming this role."""
+    from puhui.core.db import get_engine, grant_app_role
+
+    settings = _settings()
+    initialise(quiet=True)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
+        raise fail("ROLE: lower-case letters, digits and _ (at most 63), not starting with a digit")
+    try:
+        done = grant_app_role(get_engine(settings.effective_database_url), role, password=password)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    for statement in done:
+        console.print(f"  {statement}")
+    console.print(
+        f"role {role} ready: it reads and writes the platform's tables and only appends to "
+        "the audit chain"
     )
 
 

@@ -71,4 +71,5 @@ class QueryRecord(CreatedAtMixin, Base):
     __table_args__ = (
         Index("ix_query_records_entity_created", "entity_id", "created_at"),
         Index("ix_query_records_institution_created", "institution_id", "created_at"),
+        Index("ix_query_records_created", "created_at"),  # the statistics' month ranges
     )

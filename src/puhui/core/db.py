@@ -117,3 +117,51 @@ def is_postgres(session_or_engine: Session | Engine) -> bool:
 
 def ping(session: Session) -> None:
     session.execute(text("SELECT 1"))
+
+
+# --- the application's own PostgreSQL role -------------------------------------------------
+
+# Tables the application may only read and append to: the audit chain (its head row is
+# updated as the chain grows, never deleted)
+APPEND_ONLY_TABLES = ("audit_events", "audit_checkpoints", "audit_signing_keys")
+NO_DELETE_TABLES = ("audit_chain_head",)
+
+
+def grant_app_role(engine: Engine, role: str, *, password: str | None = None) -> list[str]:
+    """Create (if needed) the login role the application runs as on PostgreSQL and grant it
+    what it needs and no more: read and write every table and sequence of the schema
+    (today's and, through default privileges, those later migrations create as the owner
+    who runs this), but never UPDATE, DELETE or TRUNCATE the audit chain. Not being the
+    tables' owner, it cannot drop or disable their triggers either. Returns the statements
+    run (the password shown as ``***``)."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("an application role is a PostgreSQL matter (SQLite has no roles)")
+    quote = engine.dialect.identifier_preparer.quote
+    name = quote(role)
+    statements: list[str] = []
+    with engine.begin() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :role"), {"role": role}
+        ).first()
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        plan = [] if exists else [f"CREATE ROLE {name} LOGIN"]
+        plan += [
+            f"GRANT CONNECT, TEMPORARY ON DATABASE {quote(database)} TO {name}",
+            f"GRANT USAGE ON SCHEMA public TO {name}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
+            f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {name}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {name}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+            f"GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {name}",
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON {', '.join(APPEND_ONLY_TABLES)} FROM {name}",
+            f"REVOKE DELETE, TRUNCATE ON {', '.join(NO_DELETE_TABLES)} FROM {name}",
+        ]
+        for statement in plan:
+            conn.execute(text(statement))
+            statements.append(statement)
+        if password is not None:
+            literal = "'" + password.replace("'", "''") + "'"
+            conn.exec_driver_sql(f"ALTER ROLE {name} LOGIN PASSWORD {literal}")
+            statements.append(f"ALTER ROLE {name} LOGIN PASSWORD ***")
+    return statements

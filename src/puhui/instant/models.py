@@ -78,4 +78,5 @@ class InstantDecision(CreatedAtMixin, Base):
     __table_args__ = (
         Index("ix_instant_decisions_institution", "institution_id", "id"),
         Index("ix_instant_decisions_entity", "entity_id", "id"),
+        Index("ix_instant_decisions_created", "created_at"),  # the statistics' month ranges
     )

@@ -140,6 +140,7 @@ class Demand(CreatedAtMixin, Base):
 
     __table_args__ = (
         Index("ix_demands_pool", "status", "created_at"),
+        Index("ix_demands_created", "created_at"),  # the statistics' month ranges
         Index("ix_demands_entity", "entity_id", "created_at"),
         Index("ix_demands_target", "target_institution_id", "status"),
         Index("ix_demands_event", "event_id"),

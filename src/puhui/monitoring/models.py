@@ -153,6 +153,7 @@ class Alert(CreatedAtMixin, Base):
         UniqueConstraint("institution_id", "entity_id", "rule_id", "period"),
         Index("ix_monitoring_alerts_institution_created", "institution_id", "created_at"),
         Index("ix_monitoring_alerts_institution_status", "institution_id", "status"),
+        Index("ix_monitoring_alerts_created", "created_at"),  # the statistics' month ranges
     )
 
 
