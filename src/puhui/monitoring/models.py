@@ -153,7 +153,10 @@ class Alert(CreatedAtMixin, Base):
         UniqueConstraint("institution_id", "entity_id", "rule_id", "period"),
         Index("ix_monitoring_alerts_institution_created", "institution_id", "created_at"),
         Index("ix_monitoring_alerts_institution_status", "institution_id", "status"),
-        Index("ix_monitoring_alerts_created", "created_at"),  # the statistics' month ranges
+        # the statistics: month ranges, SMS by month, each entity's alert before a range
+        Index("ix_monitoring_alerts_created", "created_at"),
+        Index("ix_monitoring_alerts_sms", "sms_at"),
+        Index("ix_monitoring_alerts_entity_created", "entity_id", "created_at"),
     )
 
 

@@ -136,11 +136,14 @@ def alerted_months(session: Session, since: datetime) -> list[tuple[int, int]]:
 
 
 def last_alerted_before(session: Session, since: datetime) -> dict[int, int]:
-    """Each entity's latest alert month before ``since``."""
+    """The latest alert month before ``since`` of each entity alerted from ``since`` on
+    (the only ones the distinct count needs: one index range per such entity, not every
+    alert ever)."""
     month = month_of(session, Alert.created_at)
+    recent = select(Alert.entity_id).where(Alert.created_at >= since).distinct()
     stmt = (
         select(Alert.entity_id, func.max(month))
-        .where(Alert.created_at < since)
+        .where(Alert.created_at < since, Alert.entity_id.in_(recent.scalar_subquery()))
         .group_by(Alert.entity_id)
     )
     return {int(e): int(m) for e, m in session.execute(stmt)}
