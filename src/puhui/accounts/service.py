@@ -15,7 +15,7 @@ Invariants
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -387,6 +387,19 @@ def reset_second_factor(session: Session, *, actor: Actor, user_id: int) -> bool
 def step_up(session: Session, *, actor: Actor, code: str) -> datetime:
     """Re-check the second factor inside a live session (before revealing personal values)."""
     return second_factor.step_up(session, actor=actor, code=code)
+
+
+def step_up_on_page(session: Session, *, actor: Actor, code: str) -> Actor:
+    """A page's authenticator field (``otp``) before an unmasked view: the actor with the
+    fresh check. A wrong code is a field error on ``otp`` (a 422 on the page, not a 401
+    that would send the user to log in); its audit record and count are committed first,
+    so the failure stays even though the request fails."""
+    try:
+        checked = step_up(session, actor=actor, code=code)
+    except InvalidSecondFactor as exc:
+        session.commit()
+        raise field_error("otp", exc.message) from exc
+    return replace(actor, second_factor_at=checked)
 
 
 def second_factor_recent(actor: Actor, settings: Settings | None = None) -> bool:

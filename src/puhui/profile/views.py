@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -10,9 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from puhui.accounts import service as accounts
-from puhui.accounts.errors import InvalidSecondFactor
 from puhui.consent.errors import ConsentRequired
-from puhui.core.errors import field_error
 from puhui.core.i18n import N_, gettext
 from puhui.core.policy import Action, Actor
 from puhui.core.web import (
@@ -59,13 +56,7 @@ def profile_page(
     locale = request_locale(request)
     if reveal_reason and otp:
         # a reveal needs a recent second-factor check: the code is checked here first
-        try:
-            checked = accounts.step_up(session, actor=actor, code=otp)
-        except InvalidSecondFactor as exc:
-            session.commit()  # the failure's audit record and its count stay
-            # a field error on the page, not a 401 (which would send the user to log in)
-            raise field_error("otp", exc.message) from exc
-        actor = replace(actor, second_factor_at=checked)
+        actor = accounts.step_up_on_page(session, actor=actor, code=otp)
     try:
         reading = service.read_profile(
             session,

@@ -5,7 +5,6 @@ account that still has to verify where to go."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -14,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from puhui.accounts import service as accounts
-from puhui.accounts.errors import InvalidSecondFactor
 from puhui.core.errors import ValidationFailed, field_error
 from puhui.core.i18n import N_
 from puhui.core.pagination import PageParams
@@ -122,12 +120,7 @@ def review_page(
     """The review: the whole ID number and the photos after a recent second-factor check
     (the code is entered on this page); masked, with the code form, before."""
     if otp:
-        try:
-            checked = accounts.step_up(session, actor=actor, code=otp)
-        except InvalidSecondFactor as exc:
-            session.commit()  # the failure's audit record and its count stay
-            raise field_error("otp", exc.message) from exc
-        actor = replace(actor, second_factor_at=checked)
+        actor = accounts.step_up_on_page(session, actor=actor, code=otp)
     full = accounts.second_factor_recent(actor, request.app.state.settings)
     item = service.review(session, actor=actor, verification_id=verification_id, full=full)
     return render(request, "verification/review.html", {"item": item, "full": full}, actor=actor)
