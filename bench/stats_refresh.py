@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bench.jobs_outbox import _drop, scratch_database
+from bench.jobs_outbox import _drop
+from bench.stats import _setup  # the same scratch database, migrated
 
 QUERIES = int(os.environ.get("PUHUI_BENCH_QUERIES", "3000000"))
 ALERTS = int(os.environ.get("PUHUI_BENCH_ALERTS", "1000000"))
@@ -34,23 +35,6 @@ INDEXES = (
     ("ix_instant_decisions_created", "instant_decisions"),
 )
 SPAN_SECONDS = 8 * 365 * 86_400
-
-
-def _setup() -> tuple[Any, Any]:
-    os.environ.setdefault("PUHUI_ENV", "test")
-    os.environ.setdefault("PUHUI_SECRET_KEY", "bench-secret-key-long-enough-0123456789abc")
-    from puhui import migrate, registry
-    from puhui.core.db import make_engine
-
-    url = scratch_database(os.environ.get("PUHUI_BENCH_DATABASE_URL"))
-    os.environ["PUHUI_DATABASE_URL"] = url
-    from puhui.config import get_settings
-
-    get_settings.cache_clear()
-    registry.load_all()
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    return engine, get_settings()
 
 
 def _fill(engine: Any) -> None:
